@@ -1,0 +1,144 @@
+"""The OpenAPI 3.1 document of the public API, served at ``/openapi.json``.
+
+Built from the same constants the validator enforces, so the published limits
+can't drift from the real ones.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sayso import __version__
+from sayso.ingest.feedback import MAX_BODY_BYTES
+from sayso.ingest.validation import (
+    MAX_LENGTHS,
+    MAX_SAFE_INTEGER,
+    MAX_SCREENSHOTS,
+    METADATA_MAX_BYTES,
+    SCREENSHOT_MAX_LENGTHS,
+)
+
+
+def _string(field: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "maxLength": MAX_LENGTHS[field], "description": description, **extra}
+
+
+def _error(description: str, *, issues: bool = False) -> dict[str, Any]:
+    properties: dict[str, Any] = {"error": {"type": "string"}}
+    if issues:
+        properties["issues"] = {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        }
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["error"], "properties": properties}
+            }
+        },
+    }
+
+
+SCREENSHOT = {
+    "type": "object",
+    "required": ["fileName", "url", "fileSize", "mimeType"],
+    "properties": {
+        **{
+            key: {"type": "string", "minLength": 1, "maxLength": length}
+            for key, length in SCREENSHOT_MAX_LENGTHS.items()
+        },
+        "fileSize": {"type": "number", "minimum": 0},
+        "width": {"type": "number", "minimum": 0},
+        "height": {"type": "number", "minimum": 0},
+    },
+}
+
+FEEDBACK_REQUEST = {
+    "type": "object",
+    "required": ["clientId"],
+    "description": (
+        "At least one of `rating` and a non-empty `comment` is required. "
+        "Unknown fields are ignored; `null` means absent."
+    ),
+    "properties": {
+        "clientId": _string("clientId", "Your project id, starts with `client_`.", minLength=1),
+        "rating": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 4,
+            "description": "1 Terrible, 2 Bad, 3 Good, 4 Amazing.",
+        },
+        "comment": _string("comment", "Free text; whitespace is trimmed."),
+        "userEmail": _string(
+            "userEmail", "The submitter's email; an empty string is treated as absent."
+        ),
+        "pageUrl": _string("pageUrl", "Defaults to the Referer header."),
+        "pageTitle": _string("pageTitle", "Title of the page."),
+        "referrer": _string("referrer", "The page the user arrived from."),
+        "environment": _string("environment", "E.g. production, staging; omit for the default."),
+        "screenshots": {"type": "array", "maxItems": MAX_SCREENSHOTS, "items": SCREENSHOT},
+        "metadata": {
+            "type": "object",
+            "description": f"Arbitrary JSON, at most {METADATA_MAX_BYTES} bytes serialized.",
+        },
+        "sessionReplayId": _string("sessionReplayId", "Links a session replay.", minLength=1),
+        "replayOffsetMs": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER},
+    },
+}
+
+
+@cache
+def openapi_document(public_url: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Sayso public API",
+            "version": __version__,
+            "description": "Compatible with Usero's `POST /api/feedback`.",
+        },
+        "servers": [{"url": public_url}],
+        "paths": {
+            "/api/feedback": {
+                "post": {
+                    "operationId": "createFeedback",
+                    "summary": "Create one feedback item",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": FEEDBACK_REQUEST}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Stored.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["success", "feedbackId"],
+                                        "properties": {
+                                            "success": {"const": True},
+                                            "feedbackId": {"type": "string"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": _error("Malformed JSON or invalid fields.", issues=True),
+                        "403": _error("The client's domain allowlist refuses this origin."),
+                        "404": _error("Unknown clientId."),
+                        "413": _error(f"Body over {MAX_BODY_BYTES} bytes."),
+                        "500": _error("Unexpected failure; safe to retry."),
+                        "503": _error("Overloaded; retry after the Retry-After delay."),
+                    },
+                }
+            },
+            "/api/ping": {
+                "get": {
+                    "operationId": "ping",
+                    "summary": "Liveness probe used by the widget",
+                    "responses": {"200": {"description": "Up."}},
+                }
+            },
+        },
+    }

@@ -1,0 +1,126 @@
+"""The public API's ASGI app: routing, CORS preflight and the error boundary.
+
+Everything under ``/api/`` (plus ``/openapi.json``) lands here. Whatever goes
+wrong inside a handler, the caller gets JSON with the public API's CORS header:
+an ``HTTPError`` becomes its own status, an overloaded writer a 503, anything
+unexpected a logged 500 ``{"error": "Internal server error"}`` — never a
+framework's HTML page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from sayso.ingest.feedback import post_feedback
+from sayso.ingest.http import (
+    ClientDisconnected,
+    HTTPError,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    send_response,
+)
+from sayso.ingest.openapi import openapi_document
+from sayso.store.database import ping as ping_database
+from sayso.store.writer import WriterOverloaded, WriterStopped
+
+if TYPE_CHECKING:
+    from sayso.app import Runtime
+
+log = logging.getLogger("sayso.ingest")
+
+Handler = Callable[["Runtime", Request], Awaitable[Response]]
+
+# Header names a preflight may ask for: RFC 9110 tokens, comma separated.
+_HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
+PREFLIGHT_MAX_AGE = b"86400"
+
+
+async def ping(_runtime: Runtime, _request: Request) -> Response:
+    return Response(200, {"ok": True})
+
+
+async def healthz(runtime: Runtime, _request: Request) -> Response:
+    """For load balancers: 200 when the database answers, else 503."""
+    try:
+        await asyncio.to_thread(ping_database, runtime.engine)
+    except Exception as exc:
+        log.warning("health check: database unreachable: %s", exc)
+        return Response(503, {"status": "error", "database": "unreachable"})
+    return Response(200, {"status": "ok", "database": "ok"})
+
+
+async def openapi(runtime: Runtime, _request: Request) -> Response:
+    return Response(200, openapi_document(runtime.settings.public_url))
+
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/api/feedback": {"POST": post_feedback},
+    "/api/ping": {"GET": ping, "HEAD": ping},
+    "/healthz": {"GET": healthz, "HEAD": healthz},
+    "/openapi.json": {"GET": openapi},
+}
+
+
+def preflight(request: Request, methods: dict[str, Handler]) -> Response:
+    allow_methods = ", ".join([*methods, "OPTIONS"]).encode()
+    requested = request.header(b"access-control-request-headers") or ""
+    if len(requested) > 1_000 or not _HEADER_LIST.match(requested.strip()):
+        requested = "content-type"
+    return Response(
+        204,
+        None,
+        [
+            (b"access-control-allow-methods", allow_methods),
+            (b"access-control-allow-headers", requested.strip().encode("latin-1")),
+            (b"access-control-max-age", PREFLIGHT_MAX_AGE),
+            (b"vary", b"access-control-request-headers"),
+        ],
+    )
+
+
+class IngestApp:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self._dispatch(request)
+        except HTTPError as exc:
+            response = exc.response()
+        except ClientDisconnected:
+            return
+        except (WriterOverloaded, WriterStopped):
+            response = Response(
+                503,
+                {"error": "Server is busy, please retry shortly"},
+                [(b"retry-after", b"1")],
+            )
+        except Exception:
+            log.exception(
+                "unhandled error: %s %s request_id=%s",
+                request.method,
+                scope.get("path"),
+                request.request_id,
+            )
+            response = Response(500, {"error": "Internal server error"})
+        await send_response(send, response, request.request_id)
+
+    async def _dispatch(self, request: Request) -> Response:
+        methods = ROUTES.get(request.scope["path"])
+        if methods is None:
+            raise HTTPError(404, "Not found")
+        if request.method == "OPTIONS":
+            return preflight(request, methods)
+        handler = methods.get(request.method)
+        if handler is None:
+            allow = ", ".join([*methods, "OPTIONS"]).encode()
+            raise HTTPError(405, "Method not allowed", headers=[(b"allow", allow)])
+        return await handler(self.runtime, request)

@@ -1,0 +1,131 @@
+"""Every setting Sayso reads, from environment variables prefixed ``SAYSO_``.
+
+One frozen ``Settings`` object is built at start-up (``Settings.from_env``) and
+passed down explicitly; nothing else in the package reads the environment.
+Every variable here must be described in ``docs/settings.md`` — a test checks it.
+The defaults make ``sayso serve`` work with zero configuration: a SQLite file and
+a blob folder under ``./sayso-data``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A ``SAYSO_*`` variable holds a value that can't be used."""
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _str(env, name, default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """Map the user-facing database URL onto the driver SQLAlchemy should use.
+
+    Users write ``postgresql://user@host:5432/db`` (what every PostgreSQL tool
+    understands); we always talk to it through psycopg 3.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    if database_url.startswith(("sqlite:///", "postgresql+psycopg://")):
+        return database_url
+    raise SettingsError(
+        "SAYSO_DATABASE_URL must start with sqlite:/// or postgresql://, "
+        f"got {database_url.split(':', 1)[0]!r}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("sayso-data")
+    database_url: str = ""
+    public_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    db_pool_size: int = 5
+    client_cache_seconds: float = 5.0
+    log_level: str = "info"
+    access_log: bool = False
+    # Filled in by __post_init__ from the fields above.
+    sqlalchemy_url: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        database_url = self.database_url or f"sqlite:///{self.data_dir / 'sayso.db'}"
+        public_url = (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        object.__setattr__(self, "database_url", database_url)
+        object.__setattr__(self, "public_url", public_url)
+        object.__setattr__(self, "sqlalchemy_url", sqlalchemy_url(database_url))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            data_dir=Path(_str(env, "SAYSO_DATA_DIR", "sayso-data")),
+            database_url=_str(env, "SAYSO_DATABASE_URL", ""),
+            public_url=_str(env, "SAYSO_PUBLIC_URL", ""),
+            host=_str(env, "SAYSO_HOST", "127.0.0.1"),
+            port=_int(env, "SAYSO_PORT", 8000),
+            workers=_int(env, "SAYSO_WORKERS", 1, minimum=1),
+            db_pool_size=_int(env, "SAYSO_DB_POOL_SIZE", 5, minimum=1),
+            client_cache_seconds=_float(env, "SAYSO_CLIENT_CACHE_SECONDS", 5.0),
+            log_level=_choice(
+                env, "SAYSO_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+            ),
+            access_log=_bool(env, "SAYSO_ACCESS_LOG", False),
+        )
+

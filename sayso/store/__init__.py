@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations, the group-commit writer and record-level operations."""

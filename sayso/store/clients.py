@@ -1,0 +1,112 @@
+"""Clients (projects): the ``clientId`` a widget or API caller sends, and its allowlist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, RowMapping, select
+
+from sayso.origins import Origin, parse_allowlist_entry
+from sayso.store.ids import new_client_id
+from sayso.store.schema import clients
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    id: str
+    name: str
+    allowed_origins: tuple[Origin, ...]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Client:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            allowed_origins=tuple(parse_allowlist_entry(o) for o in row["allowed_origins"]),
+            created_at=as_utc(row["created_at"]),
+        )
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were stored as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def normalise_allowlist(entries: Iterable[str]) -> list[str]:
+    """Parse, normalise and de-duplicate entries; raises ``InvalidOrigin``."""
+    seen: dict[str, None] = {}
+    for entry in entries:
+        seen[str(parse_allowlist_entry(entry))] = None
+    return list(seen)
+
+
+def create_client(engine: Engine, name: str, allowed_origins: Iterable[str] = ()) -> Client:
+    name = _clean_name(name)
+    origins = normalise_allowlist(allowed_origins)
+    now = datetime.now(UTC)
+    client_id = new_client_id()
+    with engine.begin() as conn:
+        conn.execute(
+            clients.insert().values(
+                id=client_id,
+                name=name,
+                allowed_origins=origins,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return Client(client_id, name, tuple(map(parse_allowlist_entry, origins)), now)
+
+
+def get_client(engine: Engine, client_id: str) -> Client | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(clients).where(clients.c.id == client_id)).mappings().first()
+    return Client.from_row(row) if row else None
+
+
+def list_clients(engine: Engine) -> list[Client]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(clients).order_by(clients.c.created_at, clients.c.id))
+        return [Client.from_row(row) for row in rows.mappings()]
+
+
+def update_client(
+    engine: Engine,
+    client_id: str,
+    *,
+    name: str | None = None,
+    clear_allowlist: bool = False,
+    add_origins: Iterable[str] = (),
+    remove_origins: Iterable[str] = (),
+) -> Client | None:
+    """Change a client; the allowlist is cleared first, then removals, then additions."""
+    add = normalise_allowlist(add_origins)
+    remove = set(normalise_allowlist(remove_origins))
+    with engine.begin() as conn:
+        row = (
+            conn.execute(select(clients).where(clients.c.id == client_id).with_for_update())
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        origins = [] if clear_allowlist else list(row["allowed_origins"])
+        origins = [o for o in origins if o not in remove]
+        origins += [o for o in add if o not in origins]
+        values = {"allowed_origins": origins, "updated_at": datetime.now(UTC)}
+        if name is not None:
+            values["name"] = _clean_name(name)
+        conn.execute(clients.update().where(clients.c.id == client_id).values(**values))
+    return get_client(engine, client_id)
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH or "\x00" in name:
+        raise ValueError(f"a client name has 1 to {MAX_NAME_LENGTH} characters")
+    return name

@@ -1,0 +1,28 @@
+"""Reading stored feedback back out (the write happens in ``ingest.feedback`` via the writer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import Engine, RowMapping, select
+
+from sayso.store.schema import feedback
+
+
+def iter_feedback(
+    engine: Engine,
+    *,
+    client_id: str | None = None,
+    since: datetime | None = None,
+    batch_size: int = 500,
+) -> Iterator[RowMapping]:
+    """Every matching row, oldest first, streamed in batches (exports can be large)."""
+    query = select(feedback).order_by(feedback.c.created_at, feedback.c.id)
+    if client_id is not None:
+        query = query.where(feedback.c.client_id == client_id)
+    if since is not None:
+        query = query.where(feedback.c.created_at >= since)
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=batch_size).execute(query)
+        yield from result.mappings()

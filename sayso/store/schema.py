@@ -1,0 +1,79 @@
+"""The database tables, as SQLAlchemy Core metadata.
+
+The Alembic migrations under ``migrations/versions`` are the source of truth for
+what exists in a database; this module mirrors them for queries, and a test
+checks the two never drift apart. Types are chosen to behave the same on SQLite
+and PostgreSQL: JSON becomes JSONB on PostgreSQL, timestamps are always UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# One JSON type for both databases: JSONB on PostgreSQL (indexable, for the
+# dashboard's metadata filters), plain JSON text on SQLite. Python None is SQL
+# NULL, never the JSON value null.
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # A JSON list of normalised origins ("https://app.example.com",
+    # "https://*.example.com"); empty means every origin is accepted.
+    Column("allowed_origins", JSONType, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("rating", SmallInteger, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("user_email", String(254), nullable=True),
+    Column("page_url", Text, nullable=True),
+    Column("page_title", Text, nullable=True),
+    Column("referrer", Text, nullable=True),
+    Column("environment", String(64), nullable=True),
+    Column("screenshots", JSONType, nullable=True),
+    Column("metadata", JSONType, nullable=True),
+    Column("session_replay_id", String(128), nullable=True),
+    Column("replay_offset_ms", BigInteger, nullable=True),
+    # Server-side facts about the request. The client IP is deliberately not
+    # stored at all (see docs/privacy.md).
+    Column("origin", Text, nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Index(None, "client_id", "created_at", "id"),
+)
