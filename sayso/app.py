@@ -14,6 +14,7 @@ from sayso.ingest.http import Receive, Scope, Send
 from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
 from sayso.store.database import create_db_engine
+from sayso.store.schema import feedback
 from sayso.store.writer import Writer
 
 
@@ -24,6 +25,7 @@ class Runtime:
         self.settings = settings
         self.engine = create_db_engine(settings)
         self.writer = Writer(self.engine)
+        self.feedback_insert = self.writer.prepare(feedback)
         self.clients = ClientLookup(self.engine, settings.client_cache_seconds)
 
     async def start(self) -> None:

@@ -205,9 +205,6 @@ def feedback_export(fmt: str, client_id: str | None, since: str | None) -> None:
 
     since_at = _parse_since(since)
     rows = iter_feedback(_engine(_settings()), client_id=client_id, since=since_at)
-    if fmt == "jsonl":
-        count = write_jsonl(rows, sys.stdout.buffer)
-    else:
-        count = write_csv(rows, sys.stdout)
+    count = write_jsonl(rows, sys.stdout.buffer) if fmt == "jsonl" else write_csv(rows, sys.stdout)
     sys.stdout.flush()
     click.echo(f"exported {count} feedback items", err=True)

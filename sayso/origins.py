@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -90,11 +91,16 @@ def parse_allowlist_entry(value: str) -> Origin:
     return parse_origin(value, allow_wildcard=True)
 
 
+# Browsers send the same few Origin values over and over; parsing a URL costs
+# more than the rest of the allowlist check. Only successes are cached.
+_parse_header_origin = lru_cache(maxsize=1024)(parse_origin)
+
+
 def request_origin(origin_header: str | None, referer_header: str | None) -> Origin | None:
     """The origin a browser request came from: ``Origin``, else the ``Referer``'s origin."""
     if origin_header and origin_header != "null":
         try:
-            return parse_origin(origin_header)
+            return _parse_header_origin(origin_header)
         except InvalidOrigin:
             return None
     if referer_header:

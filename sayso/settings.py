@@ -128,4 +128,3 @@ class Settings:
             ),
             access_log=_bool(env, "SAYSO_ACCESS_LOG", False),
         )
-

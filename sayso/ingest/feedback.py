@@ -11,7 +11,6 @@ from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import FeedbackInput, Rejection, validate_feedback
 from sayso.origins import origin_allowed, request_origin
 from sayso.store.ids import new_sortable_id
-from sayso.store.schema import feedback
 
 if TYPE_CHECKING:
     from sayso.app import Runtime
@@ -46,7 +45,9 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
         raise HTTPError(403, "Domain not allowed")
 
     feedback_id = new_sortable_id()
-    await runtime.writer.insert(feedback, _row(feedback_id, result, request, str(origin or "")))
+    await runtime.writer.insert(
+        runtime.feedback_insert, _row(feedback_id, result, request, str(origin or ""))
+    )
     return Response(200, {"success": True, "feedbackId": feedback_id})
 
 

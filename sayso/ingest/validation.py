@@ -236,9 +236,11 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
         if not isinstance(metadata, dict):
             issues.add("metadata", f"Expected an object, received {_json_type(metadata)}")
             metadata = None
-        elif len(msgspec.json.encode(metadata)) > METADATA_MAX_BYTES:
+        elif len(encoded := msgspec.json.encode(metadata)) > METADATA_MAX_BYTES:
             return Rejection(METADATA_TOO_LARGE)
-        elif _contains_nul(metadata):
+        # A NUL is always encoded as \u0000, so its absence from the encoding
+        # proves there is none; only a hit needs the (exact) walk.
+        elif b"\\u0000" in encoded and _contains_nul(metadata):
             issues.add("metadata", "Must not contain NUL characters")
             metadata = None
 
