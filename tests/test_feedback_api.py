@@ -59,7 +59,8 @@ def test_the_minimal_reference_example_is_stored(
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
-    assert isinstance(body["feedbackId"], str) and body["feedbackId"]
+    assert isinstance(body["feedbackId"], str)
+    assert body["feedbackId"]
     row = stored(engine, body["feedbackId"])
     assert row["client_id"] == client_id
     assert row["rating"] == 3
@@ -234,7 +235,7 @@ def test_an_invalid_email_is_refused(api: httpx.Client, client_id: str, email: s
 def test_null_optional_fields_mean_absent_and_unknown_fields_are_ignored(
     api: httpx.Client, client_id: str, engine: Engine
 ) -> None:
-    body = {key: None for key in FULL_EXAMPLE} | {
+    body = dict.fromkeys(FULL_EXAMPLE) | {
         "clientId": client_id,
         "rating": 4,
         "screenshots": None,
@@ -510,8 +511,10 @@ def test_healthz_reports_the_database_reachable(api: httpx.Client) -> None:
 def test_unknown_api_paths_and_methods_get_json_errors(api: httpx.Client) -> None:
     missing = api.get("/api/nothing-here")
     wrong_method = api.get("/api/feedback")
-    assert missing.status_code == 404 and missing.json()["error"]
-    assert wrong_method.status_code == 405 and wrong_method.json()["error"]
+    assert missing.status_code == 404
+    assert missing.json()["error"]
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]
     assert "POST" in wrong_method.headers["allow"]
 
 
