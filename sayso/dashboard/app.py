@@ -42,4 +42,7 @@ def create_dashboard(runtime: Runtime) -> Litestar:
         on_startup=[runtime.start],
         on_shutdown=[runtime.stop],
         openapi_config=None,
+        # Logging is configured once by `sayso serve`; Litestar's default would
+        # replace the root logger's handlers at app creation.
+        logging_config=None,
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, RowMapping, select
 
+from sayso.store.clients import as_utc
 from sayso.store.schema import feedback
 
 
@@ -22,7 +23,9 @@ def iter_feedback(
     if client_id is not None:
         query = query.where(feedback.c.client_id == client_id)
     if since is not None:
-        query = query.where(feedback.c.created_at >= since)
+        # SQLite keeps UTC wall-clock text and drops a bound value's offset without
+        # converting it, so the bound must be in UTC too (naive means UTC).
+        query = query.where(feedback.c.created_at >= as_utc(since))
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=batch_size).execute(query)
         yield from result.mappings()

@@ -1,0 +1,183 @@
+"""The group-commit writer, against real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from sayso.store import writer as writer_module
+from sayso.store.clients import as_utc, create_client
+from sayso.store.ids import new_sortable_id
+from sayso.store.schema import feedback
+from sayso.store.writer import Writer, WriterOverloaded, WriterStopped
+
+
+def a_row(client_id: str, **values: Any) -> dict[str, Any]:
+    return {
+        "id": new_sortable_id(),
+        "client_id": client_id,
+        "created_at": datetime.now(UTC),
+        "rating": 3,
+    } | values
+
+
+def read(engine: Engine, feedback_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(feedback).where(feedback.c.id == feedback_id)).mappings().first()
+    return dict(row) if row else None
+
+
+async def started(engine: Engine) -> Writer:
+    writer = Writer(engine)
+    writer.start()
+    return writer
+
+
+def test_a_row_is_committed_and_visible_elsewhere_once_insert_returns(
+    engine: Engine, client_id: str
+) -> None:
+    row = a_row(client_id)
+
+    async def scenario() -> None:
+        writer = await started(engine)
+        await writer.insert(writer.prepare(feedback), row)
+        # A different connection (the engine's pool, not the writer's) sees it now.
+        assert read(engine, row["id"]) is not None
+        await writer.stop()
+
+    asyncio.run(scenario())
+
+
+def test_rows_of_one_event_loop_pass_share_one_commit(engine: Engine, client_id: str) -> None:
+    rows = [a_row(client_id) for _ in range(200)]
+
+    async def scenario() -> int:
+        writer = await started(engine)
+        insert = writer.prepare(feedback)
+        await asyncio.gather(*(writer.insert(insert, row) for row in rows))
+        await writer.stop()
+        return writer.batches
+
+    assert asyncio.run(scenario()) == 1
+    assert all(read(engine, row["id"]) for row in rows)
+
+
+def test_one_bad_row_fails_alone_and_its_batch_neighbours_are_stored(
+    engine: Engine, client_id: str
+) -> None:
+    good = [a_row(client_id) for _ in range(20)]
+    bad = a_row("client_that_does_not_exist")  # violates the foreign key
+
+    async def scenario() -> list[BaseException | None]:
+        writer = await started(engine)
+        insert = writer.prepare(feedback)
+        results = await asyncio.gather(
+            *(writer.insert(insert, row) for row in [*good[:10], bad, *good[10:]]),
+            return_exceptions=True,
+        )
+        await writer.stop()
+        return results  # type: ignore[return-value]
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[10], Exception)
+    assert all(r is None for i, r in enumerate(results) if i != 10)
+    assert all(read(engine, row["id"]) for row in good)
+    assert read(engine, bad["id"]) is None
+
+
+def test_stop_commits_what_is_already_queued_then_refuses_more(
+    engine: Engine, client_id: str
+) -> None:
+    rows = [a_row(client_id) for _ in range(5)]
+
+    async def scenario() -> None:
+        writer = await started(engine)
+        insert = writer.prepare(feedback)
+        tasks = [asyncio.ensure_future(writer.insert(insert, row)) for row in rows]
+        await asyncio.sleep(0)  # the inserts are queued, not yet committed
+        await writer.stop()
+        await asyncio.gather(*tasks)
+        with pytest.raises(WriterStopped):
+            await writer.insert(insert, a_row(client_id))
+
+    asyncio.run(scenario())
+    assert all(read(engine, row["id"]) for row in rows)
+
+
+def test_too_many_waiting_rows_are_refused_not_queued(
+    engine: Engine, client_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "MAX_PENDING", 3)
+
+    async def scenario() -> list[BaseException | None]:
+        writer = await started(engine)
+        insert = writer.prepare(feedback)
+        results = await asyncio.gather(
+            *(writer.insert(insert, a_row(client_id)) for _ in range(6)), return_exceptions=True
+        )
+        await writer.stop()
+        return results  # type: ignore[return-value]
+
+    results = asyncio.run(scenario())
+    assert results[:3] == [None, None, None]
+    assert all(isinstance(r, WriterOverloaded) for r in results[3:])
+
+
+def test_prepared_inserts_round_trip_every_column_through_sqlalchemy(engine: Engine) -> None:
+    client_id = create_client(engine, "round trip").id
+    created = datetime(2026, 11, 27, 20, 1, 2, 345678, tzinfo=UTC)
+    row = a_row(
+        client_id,
+        created_at=created,
+        rating=4,
+        comment="Ünïcödé ✓ \"quotes\" and 'apostrophes'\nnew line",
+        user_email="jamie@example.com",
+        page_url="https://yourapp.com/a?b=c#d",
+        page_title="Title",
+        referrer="https://yourapp.com/",
+        environment="staging",
+        screenshots=[
+            {
+                "fileName": "c/x.png",
+                "url": "https://s/x.png",
+                "fileSize": 10,
+                "mimeType": "image/png",
+            }
+        ],
+        metadata={"nested": {"list": [1, 2.5, True, None, "x"]}, "big": 2**60, "emoji": "🎉"},
+        session_replay_id="replay-1",
+        replay_offset_ms=2**40,
+        origin="https://yourapp.com",
+        user_agent="UA",
+    )
+
+    async def scenario() -> None:
+        writer = await started(engine)
+        await writer.insert(writer.prepare(feedback), row)
+        await writer.stop()
+
+    asyncio.run(scenario())
+    back = read(engine, row["id"])
+    assert back is not None
+    assert as_utc(back.pop("created_at")) == created
+    assert back == {k: v for k, v in row.items() if k != "created_at"}
+
+
+def test_absent_json_fields_are_sql_null_not_json_null(engine: Engine, client_id: str) -> None:
+    row = a_row(client_id, metadata=None, screenshots=None)
+
+    async def scenario() -> None:
+        writer = await started(engine)
+        await writer.insert(writer.prepare(feedback), row)
+        await writer.stop()
+
+    asyncio.run(scenario())
+    with engine.connect() as conn:
+        query = select(feedback.c.id).where(
+            feedback.c.id == row["id"], feedback.c.metadata.is_(None)
+        )
+        assert conn.execute(query).first() is not None
