@@ -12,6 +12,7 @@ from typing import Any
 from sayso import __version__
 from sayso.ingest.feedback import MAX_BODY_BYTES
 from sayso.ingest.validation import (
+    EMAIL_PATTERN,
     MAX_LENGTHS,
     MAX_SAFE_INTEGER,
     MAX_SCREENSHOTS,
@@ -19,9 +20,17 @@ from sayso.ingest.validation import (
     SCREENSHOT_MAX_LENGTHS,
 )
 
+NO_NUL = "^[^\\x00]*$"
+
 
 def _string(field: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "maxLength": MAX_LENGTHS[field], "description": description, **extra}
+    return {
+        "type": "string",
+        "maxLength": MAX_LENGTHS[field],
+        "pattern": NO_NUL,
+        "description": description,
+        **extra,
+    }
 
 
 def _error(description: str, *, issues: bool = False) -> dict[str, Any]:
@@ -46,12 +55,13 @@ SCREENSHOT = {
     "required": ["fileName", "url", "fileSize", "mimeType"],
     "properties": {
         **{
-            key: {"type": "string", "minLength": 1, "maxLength": length}
+            key: {"type": "string", "minLength": 1, "maxLength": length, "pattern": NO_NUL}
             for key, length in SCREENSHOT_MAX_LENGTHS.items()
         },
-        "fileSize": {"type": "number", "minimum": 0},
-        "width": {"type": "number", "minimum": 0},
-        "height": {"type": "number", "minimum": 0},
+        **{
+            key: {"type": "number", "minimum": 0, "maximum": MAX_SAFE_INTEGER}
+            for key in ("fileSize", "width", "height")
+        },
     },
 }
 
@@ -60,8 +70,12 @@ FEEDBACK_REQUEST = {
     "required": ["clientId"],
     "description": (
         "At least one of `rating` and a non-empty `comment` is required. "
-        "Unknown fields are ignored; `null` means absent."
+        "Unknown fields are ignored; `null` means absent. Text must not contain NUL."
     ),
+    "anyOf": [
+        {"required": ["rating"]},
+        {"required": ["comment"], "properties": {"comment": {"pattern": "\\S"}}},
+    ],
     "properties": {
         "clientId": _string("clientId", "Your project id, starts with `client_`.", minLength=1),
         "rating": {
@@ -72,7 +86,9 @@ FEEDBACK_REQUEST = {
         },
         "comment": _string("comment", "Free text; whitespace is trimmed."),
         "userEmail": _string(
-            "userEmail", "The submitter's email; an empty string is treated as absent."
+            "userEmail",
+            "The submitter's email; an empty string is treated as absent.",
+            pattern=f"^$|{EMAIL_PATTERN}",
         ),
         "pageUrl": _string("pageUrl", "Defaults to the Referer header."),
         "pageTitle": _string("pageTitle", "Title of the page."),
@@ -81,7 +97,11 @@ FEEDBACK_REQUEST = {
         "screenshots": {"type": "array", "maxItems": MAX_SCREENSHOTS, "items": SCREENSHOT},
         "metadata": {
             "type": "object",
-            "description": f"Arbitrary JSON, at most {METADATA_MAX_BYTES} bytes serialized.",
+            "propertyNames": {"pattern": NO_NUL},
+            "description": (
+                f"Arbitrary JSON, at most {METADATA_MAX_BYTES} bytes serialized, "
+                "with no NUL character in any key or string."
+            ),
         },
         "sessionReplayId": _string("sessionReplayId", "Links a session replay.", minLength=1),
         "replayOffsetMs": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER},

@@ -35,10 +35,11 @@ MAX_SAFE_INTEGER = 2**53 - 1  # what every JavaScript client can represent exact
 
 # Close to what browsers accept for <input type=email>: a dotted domain with a
 # letter-only TLD, no leading/trailing/double dots in the local part.
-_EMAIL = re.compile(
+EMAIL_PATTERN = (
     r"^(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +137,29 @@ def _json_type(value: Any) -> str:
 
 
 def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in k or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
+    # Iterative: metadata the JSON decoder accepts can be nested far deeper
+    # than a recursive walk (two frames per level) can follow.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            if any("\x00" in k for k in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
+
+
+def _compact_json(value: Any) -> bytes | None:
+    """``value`` as compact JSON; ``None`` if a lone surrogate makes that impossible."""
+    try:
+        return msgspec.json.encode(value)
+    except UnicodeEncodeError:
+        return None
 
 
 def _screenshot(item: Any, index: int, issues: _Issues) -> dict[str, Any] | None:
@@ -233,10 +250,14 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
 
     metadata = data.get("metadata")
     if metadata is not None:
+        encoded = _compact_json(metadata) if isinstance(metadata, dict) else None
         if not isinstance(metadata, dict):
             issues.add("metadata", f"Expected an object, received {_json_type(metadata)}")
             metadata = None
-        elif len(encoded := msgspec.json.encode(metadata)) > METADATA_MAX_BYTES:
+        elif encoded is None:
+            issues.add("metadata", "Must be valid Unicode text")
+            metadata = None
+        elif len(encoded) > METADATA_MAX_BYTES:
             return Rejection(METADATA_TOO_LARGE)
         # A NUL is always encoded as \u0000, so its absence from the encoding
         # proves there is none; only a hit needs the (exact) walk.
