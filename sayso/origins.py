@@ -83,7 +83,7 @@ def parse_origin(value: str, *, allow_wildcard: bool = False) -> Origin:
             raise InvalidOrigin("a wildcard needs at least two labels after '*.'")
     if not host or not _valid_host(host):
         raise InvalidOrigin("the host is not valid")
-    return Origin(scheme, host, port or DEFAULT_PORTS[scheme], wildcard)
+    return Origin(scheme, host, DEFAULT_PORTS[scheme] if port is None else port, wildcard)
 
 
 def parse_allowlist_entry(value: str) -> Origin:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -29,11 +29,11 @@ def free_port() -> int:
 @pytest.fixture
 def workdir(
     tmp_path: Path, backend: str, fresh_settings: Callable[..., Settings]
-) -> Iterator[tuple[Path, dict[str, str]]]:
+) -> tuple[Path, dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAYSO_")}
     if backend == "postgres":
         env["SAYSO_DATABASE_URL"] = fresh_settings("postgres").database_url
-    yield tmp_path, env
+    return tmp_path, env
 
 
 def test_sayso_serve_starts_with_zero_configuration_and_takes_the_reference_examples(

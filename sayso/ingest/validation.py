@@ -250,11 +250,10 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
 
     metadata = data.get("metadata")
     if metadata is not None:
-        encoded = _compact_json(metadata) if isinstance(metadata, dict) else None
         if not isinstance(metadata, dict):
             issues.add("metadata", f"Expected an object, received {_json_type(metadata)}")
             metadata = None
-        elif encoded is None:
+        elif (encoded := _compact_json(metadata)) is None:
             issues.add("metadata", "Must be valid Unicode text")
             metadata = None
         elif len(encoded) > METADATA_MAX_BYTES:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, RowMapping, select
 
-from sayso.origins import Origin, parse_allowlist_entry
+from sayso.origins import InvalidOrigin, Origin, parse_allowlist_entry
 from sayso.store.ids import new_client_id
 from sayso.store.schema import clients
 
@@ -41,7 +41,10 @@ def normalise_allowlist(entries: Iterable[str]) -> list[str]:
     """Parse, normalise and de-duplicate entries; raises ``InvalidOrigin``."""
     seen: dict[str, None] = {}
     for entry in entries:
-        seen[str(parse_allowlist_entry(entry))] = None
+        try:
+            seen[str(parse_allowlist_entry(entry))] = None
+        except InvalidOrigin as exc:
+            raise InvalidOrigin(f"{entry!r}: {exc}") from None
     return list(seen)
 
 
