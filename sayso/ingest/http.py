@@ -73,23 +73,28 @@ class Response:
 
 
 class Request:
-    __slots__ = ("receive", "request_id", "scope")
+    __slots__ = ("_headers", "receive", "request_id", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self.receive = receive
         self.request_id = f"{_PROCESS_TAG}-{next(_counter)}"
+        self._headers: dict[bytes, bytes] | None = None
 
     @property
     def method(self) -> str:
         return str(self.scope["method"])
 
     def header(self, name: bytes) -> str | None:
-        """The first value of header ``name`` (lowercase bytes), decoded as Latin-1."""
-        for key, value in self.scope["headers"]:
-            if key == name:
-                return str(value.decode("latin-1"))
-        return None
+        """The value of header ``name`` (lowercase bytes), decoded as Latin-1.
+
+        A repeated header yields its last value.
+        """
+        if self._headers is None:
+            # One C-level pass over the header list beats a Python scan per lookup.
+            self._headers = dict(self.scope["headers"])
+        value = self._headers.get(name)
+        return None if value is None else value.decode("latin-1")
 
     async def body(self, limit: int) -> bytes:
         """The whole body, refusing with 413 as soon as it is known to exceed ``limit``.
