@@ -10,8 +10,10 @@ being fsynced the next batch piles up, so there is no timer to tune and an idle
 server commits a lone row immediately. A response is sent only after its own
 row is committed.
 
-If a batch fails on a constraint, its rows are retried one by one so a single
-bad row can't take its neighbours down with it.
+A request may hand over several rows as one unit (a feedback item and its
+screenshot links): a unit is always committed whole or not at all. If a batch
+fails on a constraint, its units are retried one by one so a single bad unit
+can't take its neighbours down with it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +39,10 @@ MAX_PENDING = 20_000
 MAX_BATCH = 2_000
 
 Params = tuple[Any, ...]
-_Item = tuple["PreparedInsert", Params, "asyncio.Future[None]"]
+# A unit: rows that must be committed together (a feedback item and its
+# screenshot links), in parent-first order.
+Unit = list[tuple["PreparedInsert", Params]]
+_Item = tuple[Unit, "asyncio.Future[None]"]
 _STOP = object()
 _json = msgspec.json.Encoder()
 
@@ -121,7 +126,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._connection: Any = None  # the writer thread's own DBAPI connection
         self.batches = 0  # counters, for tests and the benchmark
-        self.rows = 0
+        self.units = 0
 
     def prepare(self, table: Table) -> PreparedInsert:
         return PreparedInsert(table, self._engine.dialect)
@@ -133,6 +138,10 @@ class Writer:
 
     async def insert(self, statement: PreparedInsert, row: Mapping[str, Any]) -> None:
         """Insert ``row``; returns once it is committed, raises if it was not."""
+        await self.insert_unit([(statement, row)])
+
+    async def insert_unit(self, rows: Sequence[tuple[PreparedInsert, Mapping[str, Any]]]) -> None:
+        """Insert ``rows`` in one transaction, parents first; returns once committed."""
         if self._loop is None or self._thread is None:
             raise WriterStopped
         if self._pending >= MAX_PENDING:
@@ -143,7 +152,7 @@ class Writer:
             # Hand over everything this event-loop pass produces in one go: one
             # cross-thread wake-up per pass rather than one per row.
             self._loop.call_soon(self._hand_over)
-        self._buffer.append((statement, statement.params(row), future))
+        self._buffer.append(([(st, st.params(row)) for st, row in rows], future))
         try:
             await future
         finally:
@@ -215,33 +224,37 @@ class Writer:
 
     def _commit(self, batch: list[_Item]) -> list[BaseException | None]:
         groups: dict[PreparedInsert, list[Params]] = defaultdict(list)
-        for statement, params, _ in batch:
-            groups[statement].append(params)
+        for unit, _ in batch:
+            for statement, params in unit:
+                groups[statement].append(params)
         try:
             self._execute(groups)
         except self._integrity_error as exc:
             if len(batch) == 1:
                 return [exc]
-            return [self._commit_one(statement, params) for statement, params, _ in batch]
+            return [self._commit_unit(unit) for unit, _ in batch]
         except Exception as exc:
-            log.exception("batch of %d rows failed to commit", len(batch))
+            log.exception("batch of %d units failed to commit", len(batch))
             return [exc] * len(batch)
         self.batches += 1
-        self.rows += len(batch)
+        self.units += len(batch)
         return [None] * len(batch)
 
-    def _commit_one(self, statement: PreparedInsert, params: Params) -> BaseException | None:
+    def _commit_unit(self, unit: Unit) -> BaseException | None:
+        groups: dict[PreparedInsert, list[Params]] = defaultdict(list)
+        for statement, params in unit:
+            groups[statement].append(params)
         try:
-            self._execute({statement: [params]})
+            self._execute(groups)
         except Exception as exc:
             return exc
         self.batches += 1
-        self.rows += 1
+        self.units += 1
         return None
 
 
 def _settle(batch: list[_Item], errors: list[BaseException | None]) -> None:
-    for (_, _, future), error in zip(batch, errors, strict=True):
+    for (_, future), error in zip(batch, errors, strict=True):
         if future.done():  # the request was cancelled (client went away)
             continue
         if error is None:
