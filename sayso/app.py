@@ -3,19 +3,42 @@
 ``/api/*``, ``/healthz`` and ``/openapi.json`` go straight to the lean ingest
 app (no framework on the hot path); every other path, and the lifespan, goes
 to the Litestar dashboard. ``Runtime`` holds what a process shares: settings,
-the database engine, the group-commit writer and the client cache.
+the database engine, the group-commit writer, the blob store, the client cache
+and the periodic clean-up.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
 
 from sayso.dashboard.app import create_dashboard
 from sayso.ingest.client_lookup import ClientLookup
 from sayso.ingest.http import Receive, Scope, Send
 from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
+from sayso.store.blobs import open_blob_store
 from sayso.store.database import create_db_engine
-from sayso.store.schema import feedback
-from sayso.store.writer import Writer
+from sayso.store.schema import feedback, feedback_screenshots, screenshots
+from sayso.store.screenshots import delete_unattached
+from sayso.store.writer import PreparedInsert, Writer
+
+log = logging.getLogger(__name__)
+
+# Image decoding is CPU- and memory-bound: more parallel decodes than cores
+# only adds peak memory.
+IMAGE_SLOTS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The inserts the public API performs, prepared once per process."""
+
+    feedback: PreparedInsert
+    screenshot: PreparedInsert
+    feedback_screenshot: PreparedInsert
 
 
 class Runtime:
@@ -25,15 +48,39 @@ class Runtime:
         self.settings = settings
         self.engine = create_db_engine(settings)
         self.writer = Writer(self.engine)
-        self.feedback_insert = self.writer.prepare(feedback)
+        self.statements = Statements(
+            feedback=self.writer.prepare(feedback),
+            screenshot=self.writer.prepare(screenshots),
+            feedback_screenshot=self.writer.prepare(feedback_screenshots),
+        )
+        self.blobs = open_blob_store(settings)
         self.clients = ClientLookup(self.engine, settings.client_cache_seconds)
+        self.image_slots = asyncio.Semaphore(IMAGE_SLOTS)
+        self._cleanup: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.writer.start()
+        if self.settings.cleanup_interval_seconds > 0:
+            self._cleanup = asyncio.create_task(self._clean_up_periodically())
 
     async def stop(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleanup
         await self.writer.stop()
         self.engine.dispose()
+
+    async def _clean_up_periodically(self) -> None:
+        # Every node runs this; the deletes are idempotent, so they can overlap.
+        while True:
+            await asyncio.sleep(self.settings.cleanup_interval_seconds)
+            try:
+                deleted = await asyncio.to_thread(delete_unattached, self.engine, self.blobs)
+                if deleted:
+                    log.info("clean-up: deleted %d unattached screenshots", deleted)
+            except Exception:
+                log.exception("clean-up failed; will retry")
 
 
 class SaysoApp:

@@ -133,6 +133,7 @@ def clients_list(as_json: bool) -> None:
                 "id": client.id,
                 "name": client.name,
                 "allowedOrigins": [str(o) for o in client.allowed_origins],
+                "screenshotsPrivate": client.screenshots_private,
                 "createdAt": client.created_at.isoformat(),
             }
             click.echo(msgspec.json.encode(record).decode())
@@ -150,12 +151,21 @@ def clients_list(as_json: bool) -> None:
     is_flag=True,
     help="Empty the allowlist first (every origin accepted unless --allow-origin adds some).",
 )
+@click.option(
+    "--private-screenshots/--public-screenshots",
+    "screenshots_private",
+    default=None,
+    help="Private: once feedback is submitted, its screenshots are no longer served from "
+    "their public URL (only to signed-in dashboard users). Public (the default): anyone "
+    "holding a screenshot's URL can load it.",
+)
 def clients_update(
     client_id: str,
     name: str | None,
     add: tuple[str, ...],
     remove: tuple[str, ...],
     clear_allowlist: bool,
+    screenshots_private: bool | None,
 ) -> None:
     """Rename a client or change its allowlist (takes effect within SAYSO_CLIENT_CACHE_SECONDS)."""
     engine = _engine(_settings())
@@ -167,12 +177,27 @@ def clients_update(
             clear_allowlist=clear_allowlist,
             add_origins=add,
             remove_origins=remove,
+            screenshots_private=screenshots_private,
         )
     except (InvalidOrigin, ValueError) as exc:
         raise _fail_on_bad_origin(exc) from None
     if client is None:
         raise click.ClickException(f"no client {client_id!r}")
     click.echo(_describe(client))
+
+
+@main.command()
+def cleanup() -> None:
+    """Delete screenshots that no feedback has referenced for 24 hours.
+
+    `sayso serve` runs the same job every SAYSO_CLEANUP_INTERVAL_SECONDS.
+    """
+    from sayso.store.blobs import open_blob_store
+    from sayso.store.screenshots import delete_unattached
+
+    settings = _settings()
+    deleted = delete_unattached(_engine(settings), open_blob_store(settings))
+    click.echo(f"deleted {deleted} unattached screenshots", err=True)
 
 
 @main.group()

@@ -50,15 +50,20 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
     return value
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _optional_bool(env: Mapping[str, str], name: str) -> bool | None:
     raw = env.get(name, "").strip().lower()
     if not raw:
-        return default
+        return None
     if raw in ("1", "true", "yes", "on"):
         return True
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _optional_bool(env, name)
+    return default if value is None else value
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -97,6 +102,13 @@ class Settings:
     client_cache_seconds: float = 5.0
     log_level: str = "info"
     access_log: bool = False
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_path_style: bool | None = None
+    cleanup_interval_seconds: float = 3600.0
     # Filled in by __post_init__ from the fields above.
     sqlalchemy_url: str = field(default="", init=False)
 
@@ -106,6 +118,18 @@ class Settings:
         object.__setattr__(self, "database_url", database_url)
         object.__setattr__(self, "public_url", public_url)
         object.__setattr__(self, "sqlalchemy_url", sqlalchemy_url(database_url))
+        if self.storage_url.startswith("s3://") and not self.storage_url[5:].strip("/"):
+            raise SettingsError("SAYSO_STORAGE_URL needs a bucket: s3://bucket[/prefix]")
+
+    @property
+    def blob_location(self) -> str:
+        """``s3://bucket/prefix`` or a local folder (default: ``<data dir>/blobs``)."""
+        url = self.storage_url
+        if not url:
+            return str(self.data_dir / "blobs")
+        if url.startswith("file://"):
+            return url[len("file://") :]
+        return url
 
     @property
     def is_sqlite(self) -> bool:
@@ -127,4 +151,11 @@ class Settings:
                 env, "SAYSO_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),
             access_log=_bool(env, "SAYSO_ACCESS_LOG", False),
+            storage_url=_str(env, "SAYSO_STORAGE_URL", ""),
+            s3_endpoint_url=_str(env, "SAYSO_S3_ENDPOINT_URL", ""),
+            s3_region=_str(env, "SAYSO_S3_REGION", ""),
+            s3_access_key_id=_str(env, "SAYSO_S3_ACCESS_KEY_ID", ""),
+            s3_secret_access_key=_str(env, "SAYSO_S3_SECRET_ACCESS_KEY", ""),
+            s3_path_style=_optional_bool(env, "SAYSO_S3_PATH_STYLE"),
+            cleanup_interval_seconds=_float(env, "SAYSO_CLEANUP_INTERVAL_SECONDS", 3600.0),
         )

@@ -21,6 +21,7 @@ from sayso.settings import Settings
 from sayso.store import migrate
 from sayso.store.clients import create_client
 from sayso.store.database import create_db_engine
+from tests.images import png_bytes
 from tests.live_server import LiveServer
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -115,6 +116,22 @@ def api(server: LiveServer) -> Iterator[httpx.Client]:
 def client_id(engine: Engine) -> str:
     """A new client with no allowlist, so tests never see each other's feedback."""
     return create_client(engine, f"test {secrets.token_hex(3)}").id
+
+
+@pytest.fixture
+def upload_screenshot() -> Callable[..., dict[str, object]]:
+    """``upload_screenshot(api, client_id)`` → the screenshot object the server returns."""
+
+    def upload(api: httpx.Client, client_id: str, image: bytes | None = None) -> dict[str, object]:
+        response = api.post(
+            "/api/screenshots",
+            data={"clientId": client_id},
+            files={"screenshot": ("shot.png", image or png_bytes(), "image/png")},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["screenshot"]  # type: ignore[no-any-return]
+
+    return upload
 
 
 @pytest.fixture

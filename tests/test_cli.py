@@ -52,15 +52,7 @@ EXPORT_KEYS = [
     "origin",
     "userAgent",
 ]
-SCREENSHOT = {
-    "fileName": "shots/abc.png",
-    "url": "https://sayso.example/api/screenshots/abc.png",
-    "fileSize": 1234,
-    "mimeType": "image/png",
-    "width": 640,
-    "height": 400,
-}
-FULL = {
+FULL_FIELDS = {
     "rating": 2,
     "comment": "Export to CSV times out on large projects",
     "userEmail": "jamie@example.com",
@@ -68,7 +60,6 @@ FULL = {
     "pageTitle": "Export project",
     "referrer": "https://yourapp.com/projects/42",
     "environment": "staging",
-    "screenshots": [SCREENSHOT],
     "metadata": {"appVersion": "2.4.1", "nested": {"flags": [1, 2]}, "build": 1842},
     "sessionReplayId": "replay-123",
     "replayOffsetMs": 183250,
@@ -251,13 +242,25 @@ def test_clients_list_prints_id_name_and_allowlist_tab_separated(cli: Sayso) -> 
     assert all(len(row) == 3 for row in rows.values())
 
 
+def test_screenshots_can_be_made_private_and_public_again(cli: Sayso) -> None:
+    client_id = cli.ok("clients", "create", "Careful").strip()
+    assert cli.clients()[client_id]["screenshotsPrivate"] is False
+    cli.ok("clients", "update", client_id, "--private-screenshots")
+    assert cli.clients()[client_id]["screenshotsPrivate"] is True
+    cli.ok("clients", "update", client_id, "--public-screenshots")
+    assert cli.clients()[client_id]["screenshotsPrivate"] is False
+
+
 def test_clients_list_json_prints_one_object_per_line_oldest_first(cli: Sayso) -> None:
     first = cli.ok("clients", "create", "First", "--allow-origin", "https://first.example").strip()
     second = cli.ok("clients", "create", "Second").strip()
 
     records = [json.loads(line) for line in cli.ok("clients", "list", "--json").splitlines()]
 
-    assert all(set(r) == {"id", "name", "allowedOrigins", "createdAt"} for r in records)
+    assert all(
+        set(r) == {"id", "name", "allowedOrigins", "createdAt", "screenshotsPrivate"}
+        for r in records
+    )
     ids = [r["id"] for r in records]
     assert ids.index(first) < ids.index(second)
     by_id = {r["id"]: r for r in records}
@@ -396,9 +399,10 @@ def test_clients_update_of_an_unknown_client_fails_naming_it(cli: Sayso) -> None
 
 
 def test_export_jsonl_has_exactly_the_public_fields_with_null_for_absent_ones(
-    api: httpx.Client, client_id: str, server_cli: Sayso
+    api: httpx.Client, client_id: str, server_cli: Sayso, upload_screenshot: Callable[..., Any]
 ) -> None:
-    full_id = submit(api, client_id, headers=FULL_HEADERS, **FULL)
+    sent = FULL_FIELDS | {"screenshots": [upload_screenshot(api, client_id)]}
+    full_id = submit(api, client_id, headers=FULL_HEADERS, **sent)
     minimal_id = submit(api, client_id, rating=3)
 
     full, minimal = server_cli.export_jsonl("--client", client_id)
@@ -407,7 +411,7 @@ def test_export_jsonl_has_exactly_the_public_fields_with_null_for_absent_ones(
     assert list(minimal) == EXPORT_KEYS
     assert full["id"] == full_id
     assert full["clientId"] == client_id
-    assert {k: full[k] for k in FULL} == FULL
+    assert {k: full[k] for k in sent} == sent
     assert full["origin"] == "https://yourapp.com"
     assert full["userAgent"] == "ExampleBrowser/1.0"
     assert minimal["id"] == minimal_id
@@ -527,9 +531,10 @@ def test_export_with_an_unknown_format_fails(server_cli: Sayso) -> None:
 
 
 def test_export_csv_has_the_header_row_and_round_trips(
-    api: httpx.Client, client_id: str, server_cli: Sayso
+    api: httpx.Client, client_id: str, server_cli: Sayso, upload_screenshot: Callable[..., Any]
 ) -> None:
-    full_id = submit(api, client_id, headers=FULL_HEADERS, **FULL)
+    sent = FULL_FIELDS | {"screenshots": [upload_screenshot(api, client_id)]}
+    full_id = submit(api, client_id, headers=FULL_HEADERS, **sent)
     minimal_id = submit(api, client_id, comment='He said "hi", then left,\nsecond line')
     jsonl = server_cli.export_jsonl("--client", client_id)
 
@@ -544,9 +549,9 @@ def test_export_csv_has_the_header_row_and_round_trips(
     assert full["rating"] == "2"
     assert full["replayOffsetMs"] == "183250"
     for key in ("comment", "userEmail", "pageUrl", "pageTitle", "referrer", "environment"):
-        assert full[key] == FULL[key]
-    assert json.loads(full["metadata"]) == FULL["metadata"]
-    assert json.loads(full["screenshots"]) == FULL["screenshots"]
+        assert full[key] == sent[key]
+    assert json.loads(full["metadata"]) == sent["metadata"]
+    assert json.loads(full["screenshots"]) == sent["screenshots"]
     assert full["origin"] == "https://yourapp.com"
     assert full["userAgent"] == "ExampleBrowser/1.0"
     assert minimal["id"] == minimal_id

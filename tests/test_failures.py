@@ -24,6 +24,7 @@ def test_an_unexpected_failure_is_a_logged_json_500_with_a_request_id(
     migrate.upgrade(engine)
     client_id = create_client(engine, "doomed").id
     with engine.begin() as conn:  # sabotage: the table the writer inserts into is gone
+        conn.execute(text("DROP TABLE feedback_screenshots"))
         conn.execute(text("DROP TABLE feedback"))
 
     with LiveServer(settings) as server, caplog.at_level(logging.ERROR):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -93,16 +94,9 @@ def test_the_full_reference_example_keeps_every_field(
 
 
 def test_replay_link_and_screenshots_are_stored(
-    api: httpx.Client, client_id: str, engine: Engine
+    api: httpx.Client, client_id: str, engine: Engine, upload_screenshot: Callable[..., Any]
 ) -> None:
-    shot = {
-        "fileName": f"{client_id}/abc.png",
-        "url": "https://sayso.example/api/screenshots/abc.png",
-        "fileSize": 1234,
-        "mimeType": "image/png",
-        "width": 640,
-        "height": 400,
-    }
+    shot = upload_screenshot(api, client_id)
     response = api.post(
         "/api/feedback",
         json={

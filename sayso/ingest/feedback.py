@@ -1,16 +1,20 @@
-"""``POST /api/feedback``: decode, validate, check the client and its allowlist, store."""
+"""``POST /api/feedback``: decode, validate, check the client and its allowlist,
+resolve screenshot references, store."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from sayso.ingest.http import HTTPError, Request, Response
-from sayso.ingest.validation import FeedbackInput, Rejection, validate_feedback
+from sayso.ingest.validation import INVALID_DATA, FeedbackInput, Rejection, validate_feedback
 from sayso.origins import origin_allowed, request_origin
 from sayso.store.ids import new_sortable_id
+from sayso.store.screenshots import Screenshot, find_screenshots
+from sayso.store.writer import PreparedInsert
 
 if TYPE_CHECKING:
     from sayso.app import Runtime
@@ -45,10 +49,41 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
         raise HTTPError(403, "Domain not allowed")
 
     feedback_id = new_sortable_id()
-    await runtime.writer.insert(
-        runtime.feedback_insert, _row(feedback_id, result, request, str(origin or ""))
-    )
+    row = _row(feedback_id, result, request, str(origin or ""))
+    unit: list[tuple[PreparedInsert, dict[str, object]]] = [(runtime.statements.feedback, row)]
+    if result.screenshots:
+        shots = await _resolve_screenshots(runtime, client.id, result.screenshots)
+        # Store the server's own record of each upload, not the numbers sent.
+        row["screenshots"] = [shot.api_object(runtime.settings.public_url) for shot in shots]
+        link = runtime.statements.feedback_screenshot
+        unit += [(link, {"feedback_id": feedback_id, "file_name": s.file_name}) for s in shots]
+    try:
+        await runtime.writer.insert_unit(unit)
+    except runtime.writer.integrity_error:
+        # The client or a screenshot was deleted between our checks and the commit.
+        raise HTTPError(
+            409, "The project or a screenshot was just removed; nothing was saved"
+        ) from None
     return Response(200, {"success": True, "feedbackId": feedback_id})
+
+
+async def _resolve_screenshots(
+    runtime: Runtime, client_id: str, items: list[dict[str, Any]]
+) -> list[Screenshot]:
+    """Each item must name an upload made to this server for this client."""
+    names = [item["fileName"] for item in items]
+    found = await asyncio.to_thread(find_screenshots, runtime.engine, client_id, names)
+    problems = []
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            problems.append(f"[{index}].fileName: the same screenshot is listed twice")
+        elif name not in found:
+            problems.append(
+                f"[{index}].fileName: not a screenshot uploaded to this server for this client"
+            )
+    if problems:
+        raise HTTPError(400, INVALID_DATA, extra={"issues": {"screenshots": problems}})
+    return [found[name] for name in names]
 
 
 def _row(feedback_id: str, data: FeedbackInput, request: Request, origin: str) -> dict[str, object]:

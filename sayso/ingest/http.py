@@ -68,8 +68,10 @@ class ClientDisconnected(Exception):
 @dataclass(slots=True)
 class Response:
     status: int
-    body: Any = None  # encoded as JSON; None means an empty body
+    body: Any = None  # encoded as JSON; None (and no content) means an empty body
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    content: bytes | None = None  # raw bytes instead of JSON, of type media_type
+    media_type: bytes = b"application/json"
 
 
 class Request:
@@ -132,11 +134,27 @@ def too_large(limit: int) -> HTTPError:
     )
 
 
+_BASE_NO_TYPE = [h for h in BASE_HEADERS if h[0] != b"content-type"]
+_BASE_OVERRIDABLE = {name for name, _ in BASE_HEADERS}
+
+
 async def send_response(send: Send, response: Response, request_id: str) -> None:
-    payload = b"" if response.body is None else _encode(response.body)
-    headers = [*BASE_HEADERS, (b"x-request-id", request_id.encode()), *response.headers]
-    if response.body is None:
-        headers = [h for h in headers if h[0] != b"content-type"]
+    if response.content is not None:
+        payload = response.content
+        headers = [*_BASE_NO_TYPE, (b"content-type", response.media_type)]
+    elif response.body is not None:
+        payload = _encode(response.body)
+        headers = list(BASE_HEADERS)
+    else:
+        payload = b""
+        headers = list(_BASE_NO_TYPE)
+    if response.headers:
+        # A response's own headers replace the defaults of the same name.
+        names = {name for name, _ in response.headers} & _BASE_OVERRIDABLE
+        if names:
+            headers = [h for h in headers if h[0] not in names]
+        headers += response.headers
+    headers.append((b"x-request-id", request_id.encode()))
     headers.append((b"content-length", str(len(payload)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

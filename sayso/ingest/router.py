@@ -27,6 +27,7 @@ from sayso.ingest.http import (
     send_response,
 )
 from sayso.ingest.openapi import openapi_document
+from sayso.ingest.screenshots import PREFIX, serve_screenshot, upload_screenshot
 from sayso.store.database import ping as ping_database
 from sayso.store.writer import WriterOverloaded, WriterStopped
 
@@ -62,9 +63,14 @@ async def openapi(runtime: Runtime, _request: Request) -> Response:
 
 ROUTES: dict[str, dict[str, Handler]] = {
     "/api/feedback": {"POST": post_feedback},
+    "/api/screenshots": {"POST": upload_screenshot},
     "/api/ping": {"GET": ping, "HEAD": ping},
     "/healthz": {"GET": healthz, "HEAD": healthz},
     "/openapi.json": {"GET": openapi},
+}
+# Paths with an identifier after the prefix; the handler reads the rest.
+PREFIX_ROUTES: dict[str, dict[str, Handler]] = {
+    PREFIX: {"GET": serve_screenshot, "HEAD": serve_screenshot},
 }
 
 
@@ -114,7 +120,10 @@ class IngestApp:
         await send_response(send, response, request.request_id)
 
     async def _dispatch(self, request: Request) -> Response:
-        methods = ROUTES.get(request.scope["path"])
+        path = request.scope["path"]
+        methods = ROUTES.get(path)
+        if methods is None:
+            methods = next((m for p, m in PREFIX_ROUTES.items() if path.startswith(p)), None)
         if methods is None:
             raise HTTPError(404, "Not found")
         if request.method == "OPTIONS":

@@ -21,6 +21,7 @@ class Client:
     name: str
     allowed_origins: tuple[Origin, ...]
     created_at: datetime
+    screenshots_private: bool = False
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Client:
@@ -29,6 +30,7 @@ class Client:
             name=row["name"],
             allowed_origins=tuple(parse_allowlist_entry(o) for o in row["allowed_origins"]),
             created_at=as_utc(row["created_at"]),
+            screenshots_private=bool(row["screenshots_private"]),
         )
 
 
@@ -86,6 +88,7 @@ def update_client(
     clear_allowlist: bool = False,
     add_origins: Iterable[str] = (),
     remove_origins: Iterable[str] = (),
+    screenshots_private: bool | None = None,
 ) -> Client | None:
     """Change a client; the allowlist is cleared first, then removals, then additions."""
     add = normalise_allowlist(add_origins)
@@ -101,9 +104,11 @@ def update_client(
         origins = [] if clear_allowlist else list(row["allowed_origins"])
         origins = [o for o in origins if o not in remove]
         origins += [o for o in add if o not in origins]
-        values = {"allowed_origins": origins, "updated_at": datetime.now(UTC)}
+        values: dict[str, object] = {"allowed_origins": origins, "updated_at": datetime.now(UTC)}
         if name is not None:
             values["name"] = _clean_name(name)
+        if screenshots_private is not None:
+            values["screenshots_private"] = screenshots_private
         conn.execute(clients.update().where(clients.c.id == client_id).values(**values))
     return get_client(engine, client_id)
 

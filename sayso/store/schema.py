@@ -11,15 +11,18 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     SmallInteger,
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -47,6 +50,9 @@ clients = Table(
     Column("allowed_origins", JSONType, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When true, a screenshot stops being served from its public URL once it
+    # is attached to submitted feedback (see docs/api.md).
+    Column("screenshots_private", Boolean, nullable=False, server_default=false()),
 )
 
 feedback = Table(
@@ -76,4 +82,44 @@ feedback = Table(
     Column("origin", Text, nullable=True),
     Column("user_agent", Text, nullable=True),
     Index(None, "client_id", "created_at", "id"),
+)
+
+screenshots = Table(
+    "screenshots",
+    metadata,
+    # "<clientId>/<32 random base32 chars>.<ext>": what the API calls fileName.
+    Column("file_name", String(200), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("blob_key", String(300), nullable=False),
+    Column("mime_type", String(100), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "created_at"),
+)
+
+# Which feedback uses which screenshot. An upload nobody links to within a day
+# is deleted by `sayso cleanup`.
+feedback_screenshots = Table(
+    "feedback_screenshots",
+    metadata,
+    Column(
+        "feedback_id",
+        String(32),
+        ForeignKey("feedback.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "file_name",
+        String(200),
+        ForeignKey("screenshots.file_name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Index(None, "file_name"),
 )

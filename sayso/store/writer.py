@@ -118,7 +118,8 @@ class PreparedInsert:
 class Writer:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
+        # The driver's constraint-violation error, for callers to tell apart.
+        self.integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._pending = 0  # only touched on the event loop thread
         self._buffer: list[_Item] = []  # rows of the current event-loop pass
@@ -229,7 +230,7 @@ class Writer:
                 groups[statement].append(params)
         try:
             self._execute(groups)
-        except self._integrity_error as exc:
+        except self.integrity_error as exc:
             if len(batch) == 1:
                 return [exc]
             return [self._commit_unit(unit) for unit, _ in batch]
