@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import psycopg
 import pytest
@@ -28,6 +29,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SAYSO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ("sqlite", "postgres")
+S3_BUCKET = "sayso-test"
+S3_KEY = "test"
 
 
 def _postgres_url(database: str) -> str:
@@ -80,6 +83,36 @@ def fresh_settings(
         return Settings(**values)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto in server mode) on a loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{server._server.server_port}"  # type: ignore[union-attr]
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_KEY,
+        aws_secret_access_key=S3_KEY,
+        region_name="us-east-1",
+    ).create_bucket(Bucket=S3_BUCKET)
+    yield endpoint
+    server.stop()
+
+
+def s3_overrides(endpoint: str, prefix: str) -> dict[str, object]:
+    """Settings that put blobs under ``prefix`` in the test bucket."""
+    return {
+        "storage_url": f"s3://{S3_BUCKET}/{prefix}",
+        "s3_endpoint_url": endpoint,
+        "s3_access_key_id": S3_KEY,
+        "s3_secret_access_key": S3_KEY,
+        "s3_region": "us-east-1",
+    }
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -81,6 +81,9 @@ def clean_image(source: IO[bytes]) -> CleanImage:
             return _encode(upright, source_format)
     except NotAnImage:
         raise
+    except Image.DecompressionBombError:
+        # Pillow's own guard, for headers far beyond ours: same answer.
+        raise NotAnImage(f"Image is too large (max {MAX_PIXELS // 1_000_000} megapixels)") from None
     except Exception as exc:
         # Unknown formats, truncation and corruption surface as OSError,
         # ValueError, SyntaxError, EOFError … and, on hostile files, as whatever
