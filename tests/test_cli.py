@@ -242,6 +242,10 @@ def test_clients_list_prints_id_name_and_allowlist_tab_separated(cli: Sayso) -> 
     assert all(len(row) == 3 for row in rows.values())
 
 
+def test_cleanup_runs_on_a_fresh_data_directory(cli: Sayso) -> None:
+    cli.ok("cleanup")
+
+
 def test_screenshots_can_be_made_private_and_public_again(cli: Sayso) -> None:
     client_id = cli.ok("clients", "create", "Careful").strip()
     assert cli.clients()[client_id]["screenshotsPrivate"] is False
