@@ -169,8 +169,9 @@ def test_a_missing_client_id_is_refused(stack: Stack) -> None:
     assert response.json() == {"error": "Client ID is required"}
 
 
-def test_an_unknown_client_is_a_404(stack: Stack) -> None:
-    response = stack.upload("client_nobodyhasthisid000000", png_bytes())
+@pytest.mark.parametrize("client_id", ["client_nobodyhasthisid000000", "client_\x00nul", "c" * 500])
+def test_an_unknown_or_impossible_client_is_a_404(stack: Stack, client_id: str) -> None:
+    response = stack.upload(client_id, png_bytes())
     assert response.status_code == 404
     assert response.headers["access-control-allow-origin"] == "*"
 

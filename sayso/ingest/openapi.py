@@ -11,6 +11,7 @@ from typing import Any
 
 from sayso import __version__
 from sayso.ingest.feedback import MAX_BODY_BYTES
+from sayso.ingest.screenshots import MAX_SCREENSHOT_BYTES
 from sayso.ingest.validation import (
     EMAIL_PATTERN,
     MAX_LENGTHS,
@@ -65,6 +66,15 @@ SCREENSHOT = {
     },
 }
 
+SCREENSHOT_UPLOAD = {
+    "type": "object",
+    "required": ["screenshot", "clientId"],
+    "properties": {
+        "screenshot": {"type": "string", "format": "binary", "description": "The image file."},
+        "clientId": {"type": "string", "maxLength": MAX_LENGTHS["clientId"]},
+    },
+}
+
 FEEDBACK_REQUEST = {
     "type": "object",
     "required": ["clientId"],
@@ -116,7 +126,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
         "info": {
             "title": "Sayso public API",
             "version": __version__,
-            "description": "Compatible with Usero's `POST /api/feedback`.",
+            "description": "Compatible with Usero's feedback and screenshot API.",
         },
         "servers": [{"url": public_url}],
         "paths": {
@@ -150,6 +160,70 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                         "413": _error(f"Body over {MAX_BODY_BYTES} bytes."),
                         "500": _error("Unexpected failure; safe to retry."),
                         "503": _error("Overloaded; retry after the Retry-After delay."),
+                    },
+                }
+            },
+            "/api/screenshots": {
+                "post": {
+                    "operationId": "uploadScreenshot",
+                    "summary": "Upload one image; attach the returned object to feedback",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": SCREENSHOT_UPLOAD}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Stored (re-encoded, metadata stripped).",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["success", "screenshot"],
+                                        "properties": {
+                                            "success": {"const": True},
+                                            "screenshot": SCREENSHOT,
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": _error("No file, no clientId, or not a PNG/JPEG/WebP/GIF image."),
+                        "403": _error("The client's domain allowlist refuses this origin."),
+                        "404": _error("Unknown clientId."),
+                        "413": _error(f"File over {MAX_SCREENSHOT_BYTES} bytes."),
+                        "500": _error("Unexpected failure; safe to retry."),
+                        "503": _error("Overloaded; retry after the Retry-After delay."),
+                    },
+                }
+            },
+            "/api/screenshots/{clientId}/{file}": {
+                "get": {
+                    "operationId": "getScreenshot",
+                    "summary": "The stored image (a capability URL)",
+                    "parameters": [
+                        {
+                            "name": "clientId",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "file",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The image, with its exact type.",
+                            "content": {
+                                mime: {"schema": {"type": "string", "format": "binary"}}
+                                for mime in ("image/png", "image/jpeg", "image/webp")
+                            },
+                        },
+                        "304": {"description": "Not modified (ETag)."},
+                        "404": _error("No such screenshot, or no longer public."),
                     },
                 }
             },

@@ -64,7 +64,7 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
         client_id = form.fields.get("clientId", "").strip()
         if not client_id:
             raise HTTPError(400, "Client ID is required")
-        client = await runtime.clients.get(client_id) if len(client_id) <= 64 else None
+        client = await runtime.clients.get(client_id)
         if client is None:
             raise HTTPError(404, "Unknown clientId: check the id in your project settings")
         origin = request_origin(request.header(b"origin"), request.header(b"referer"))
