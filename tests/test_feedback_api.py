@@ -13,17 +13,7 @@ from sqlalchemy import Engine, func, select
 from sayso.ingest.validation import MAX_LENGTHS, METADATA_MAX_BYTES
 from sayso.store.clients import create_client
 from sayso.store.schema import feedback
-
-FULL_EXAMPLE = {
-    "rating": 2,
-    "comment": "Export to CSV times out on large projects",
-    "userEmail": "jamie@example.com",
-    "pageUrl": "https://yourapp.com/projects/42/export",
-    "pageTitle": "Export project",
-    "referrer": "https://yourapp.com/projects/42",
-    "environment": "staging",
-    "metadata": {"appVersion": "2.4.1", "os": "macOS 15.2", "build": 1842},
-}
+from tests.reference import FULL_EXAMPLE
 
 
 def stored(engine: Engine, feedback_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from sayso.settings import Settings
+from tests.reference import FULL_EXAMPLE
 
 SAYSO = str(Path(sys.executable).with_name("sayso"))
 
@@ -70,17 +71,7 @@ def test_sayso_serve_starts_with_zero_configuration_and_takes_the_reference_exam
         minimal = httpx.post(base + "/api/feedback", json={"clientId": client_id, "rating": 3})
         full = httpx.post(
             base + "/api/feedback",
-            json={
-                "clientId": client_id,
-                "rating": 2,
-                "comment": "Export to CSV times out on large projects",
-                "userEmail": "jamie@example.com",
-                "pageUrl": "https://yourapp.com/projects/42/export",
-                "pageTitle": "Export project",
-                "referrer": "https://yourapp.com/projects/42",
-                "environment": "staging",
-                "metadata": {"appVersion": "2.4.1", "os": "macOS 15.2", "build": 1842},
-            },
+            json={"clientId": client_id, **FULL_EXAMPLE},
         )
         assert minimal.status_code == full.status_code == 200
         assert minimal.json()["success"] is full.json()["success"] is True

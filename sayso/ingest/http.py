@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,8 +98,8 @@ class Request:
         value = self._headers.get(name)
         return None if value is None else value.decode("latin-1")
 
-    async def body(self, limit: int) -> bytes:
-        """The whole body, refusing with 413 as soon as it is known to exceed ``limit``.
+    async def stream(self, limit: int) -> AsyncIterator[bytes]:
+        """The body chunk by chunk, refusing with 413 as soon as it is known to exceed ``limit``.
 
         A declared ``Content-Length`` over the limit is refused before a single
         body byte is read; a chunked body is counted as it streams in.
@@ -110,7 +110,6 @@ class Request:
                 raise HTTPError(400, "Invalid Content-Length header")
             if int(declared) > limit:
                 raise too_large(limit)
-        chunks: list[bytes] = []
         size = 0
         while True:
             message = await self.receive()
@@ -120,9 +119,14 @@ class Request:
             size += len(chunk)
             if size > limit:
                 raise too_large(limit)
-            chunks.append(chunk)
+            yield chunk
             if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body (see ``stream``)."""
+        chunks = [chunk async for chunk in self.stream(limit)]
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def too_large(limit: int) -> HTTPError:

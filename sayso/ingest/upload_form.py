@@ -16,7 +16,7 @@ from typing import IO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from sayso.ingest.http import ClientDisconnected, HTTPError, Request, too_large
+from sayso.ingest.http import HTTPError, Request, too_large
 
 SPOOL_BYTES = 512 * 1024
 MAX_TEXT_FIELD_BYTES = 1_024
@@ -110,9 +110,6 @@ async def read_upload_form(
     boundary = options.get(b"boundary", b"")
     if content_type != b"multipart/form-data" or not 1 <= len(boundary) <= 200:
         return form
-    declared = request.header(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-        raise too_large(max_body_bytes)
 
     collector = _Collector(form, file_field, max_file_bytes)
     callbacks = {
@@ -121,19 +118,9 @@ async def read_upload_form(
         if name.startswith("on_") and callable(getattr(collector, name))
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-    received = 0
     try:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > max_body_bytes:
-                raise too_large(max_body_bytes)
+        async for chunk in request.stream(max_body_bytes):
             parser.write(chunk)
-            if not message.get("more_body", False):
-                break
         parser.finalize()
     except MultipartParseError:
         form.close()

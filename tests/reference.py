@@ -1,0 +1,12 @@
+"""The Usero reference's full-field example body, without its clientId."""
+
+FULL_EXAMPLE = {
+    "rating": 2,
+    "comment": "Export to CSV times out on large projects",
+    "userEmail": "jamie@example.com",
+    "pageUrl": "https://yourapp.com/projects/42/export",
+    "pageTitle": "Export project",
+    "referrer": "https://yourapp.com/projects/42",
+    "environment": "staging",
+    "metadata": {"appVersion": "2.4.1", "os": "macOS 15.2", "build": 1842},
+}
