@@ -38,8 +38,11 @@ async def _read_response(reader: asyncio.StreamReader) -> RawResponse:
     return RawResponse(status, headers, body)
 
 
-async def post_many(url: str, bodies: list[bytes], connections: int = 32) -> list[RawResponse]:
+async def post_many(
+    url: str, bodies: list[bytes], connections: int = 32, headers: dict[str, str] | None = None
+) -> list[RawResponse]:
     """POST every body to ``url`` over ``connections`` keep-alive connections."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     parts = urlsplit(url)
     results: list[RawResponse | None] = [None] * len(bodies)
     next_index = iter(range(len(bodies)))
@@ -51,7 +54,7 @@ async def post_many(url: str, bodies: list[bytes], connections: int = 32) -> lis
                 body = bodies[i]
                 head = (
                     f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
                 )
                 writer.write(head.encode() + body)
                 results[i] = await _read_response(reader)

@@ -514,3 +514,66 @@ def test_a_second_client_does_not_see_the_first_ones_rows(
     api.post("/api/feedback", json={"clientId": first, "rating": 3})
     assert count(engine, first) == 1
     assert count(engine, second) == 0
+
+
+# --- idempotency keys -------------------------------------------------------------
+
+
+def test_a_repeated_idempotency_key_returns_the_first_id_and_stores_once(
+    api: httpx.Client, client_id: str, engine: Engine
+) -> None:
+    body = {"clientId": client_id, "rating": 4, "comment": "retried after a lost response"}
+    first = api.post("/api/feedback", json=body, headers={"Idempotency-Key": "widget-7f3a"})
+    again = api.post("/api/feedback", json=body, headers={"Idempotency-Key": "widget-7f3a"})
+
+    assert first.status_code == again.status_code == 200
+    assert again.json()["feedbackId"] == first.json()["feedbackId"]
+    assert count(engine, client_id) == 1
+
+
+def test_different_keys_and_different_clients_are_different_submissions(
+    api: httpx.Client, client_id: str, engine: Engine
+) -> None:
+    other = create_client(engine, "other").id
+    ids = {
+        api.post(
+            "/api/feedback", json={"clientId": c, "rating": 3}, headers={"Idempotency-Key": k}
+        ).json()["feedbackId"]
+        for c, k in [(client_id, "a"), (client_id, "b"), (other, "a")]
+    }
+    assert len(ids) == 3
+    assert count(engine, client_id) == 2
+
+
+def test_concurrent_retries_with_one_key_all_get_the_same_id(
+    server: Any, client_id: str, engine: Engine
+) -> None:
+    import asyncio
+
+    from tests.raw_http import post_many
+
+    body = json.dumps({"clientId": client_id, "rating": 2}).encode()
+    responses = asyncio.run(
+        post_many(
+            server.url + "/api/feedback",
+            [body] * 20,
+            connections=20,
+            headers={"Idempotency-Key": "same"},
+        )
+    )
+    assert {r.status for r in responses} == {200}
+    assert len({r.json()["feedbackId"] for r in responses}) == 1
+    assert count(engine, client_id) == 1
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "has space", "tab\there", "é-accent"])
+def test_a_malformed_idempotency_key_is_refused(
+    api: httpx.Client, client_id: str, key: str
+) -> None:
+    response = api.post(
+        "/api/feedback",
+        json={"clientId": client_id, "rating": 3},
+        headers={"Idempotency-Key": key.encode()},
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["error"]

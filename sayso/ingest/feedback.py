@@ -4,6 +4,7 @@ resolve screenshot references, store."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ import msgspec
 from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import INVALID_DATA, FeedbackInput, Rejection, validate_feedback
 from sayso.origins import origin_allowed, request_origin
+from sayso.store.feedback import find_by_idempotency_key
 from sayso.store.ids import new_sortable_id
 from sayso.store.screenshots import Screenshot, find_screenshots
 from sayso.store.writer import PreparedInsert
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES = 1_048_576  # 1 MiB; metadata alone is capped at 10 KB
 MAX_USER_AGENT = 1_000
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 _decode = msgspec.json.Decoder().decode
 
@@ -48,8 +51,10 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
     if not origin_allowed(client.allowed_origins, origin):
         raise HTTPError(403, "Domain not allowed")
 
+    idempotency_key = _idempotency_key(request)
     feedback_id = new_sortable_id()
     row = _row(feedback_id, result, request, str(origin or ""))
+    row["idempotency_key"] = idempotency_key
     unit: list[tuple[PreparedInsert, dict[str, object]]] = [(runtime.statements.feedback, row)]
     if result.screenshots:
         shots = await _resolve_screenshots(runtime, client.id, result.screenshots)
@@ -60,11 +65,29 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
     try:
         await runtime.writer.insert_unit(unit)
     except runtime.writer.integrity_error:
-        # The client or a screenshot was deleted between our checks and the commit.
-        raise HTTPError(
-            409, "The project or a screenshot was just removed; nothing was saved"
-        ) from None
+        # Either this is a retry of a submission already stored under the same
+        # Idempotency-Key (answer as the first time), or the client or a
+        # screenshot was deleted between our checks and the commit.
+        first = idempotency_key and await asyncio.to_thread(
+            find_by_idempotency_key, runtime.engine, client.id, idempotency_key
+        )
+        if not first:
+            raise HTTPError(
+                409, "The project or a screenshot was just removed; nothing was saved"
+            ) from None
+        feedback_id = first
     return Response(200, {"success": True, "feedbackId": feedback_id})
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The optional ``Idempotency-Key`` header: 1-255 visible ASCII characters."""
+    key = request.header(b"idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise HTTPError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+    return key
 
 
 async def _resolve_screenshots(

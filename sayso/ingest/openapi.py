@@ -134,6 +134,15 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "createFeedback",
                     "summary": "Create one feedback item",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "A repeat returns the first submission's id.",
+                            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": FEEDBACK_REQUEST}},
@@ -157,6 +166,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                         "400": _error("Malformed JSON or invalid fields.", issues=True),
                         "403": _error("The client's domain allowlist refuses this origin."),
                         "404": _error("Unknown clientId."),
+                        "409": _error("The client or a screenshot was removed meanwhile."),
                         "413": _error(f"Body over {MAX_BODY_BYTES} bytes."),
                         "500": _error("Unexpected failure; safe to retry."),
                         "503": _error("Overloaded; retry after the Retry-After delay."),

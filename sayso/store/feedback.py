@@ -29,3 +29,12 @@ def iter_feedback(
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=batch_size).execute(query)
         yield from result.mappings()
+
+
+def find_by_idempotency_key(engine: Engine, client_id: str, key: str) -> str | None:
+    """The id of the feedback this client already stored under ``key``, if any."""
+    query = select(feedback.c.id).where(
+        feedback.c.client_id == client_id, feedback.c.idempotency_key == key
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one_or_none()

@@ -81,7 +81,11 @@ feedback = Table(
     # stored at all (see docs/privacy.md).
     Column("origin", Text, nullable=True),
     Column("user_agent", Text, nullable=True),
+    # The submitter's Idempotency-Key header: a retried submission with the same
+    # key is answered with the first one's id instead of being stored twice.
+    Column("idempotency_key", String(255), nullable=True),
     Index(None, "client_id", "created_at", "id"),
+    Index(None, "client_id", "idempotency_key", unique=True),
 )
 
 screenshots = Table(
