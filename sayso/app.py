@@ -1,7 +1,7 @@
 """The ASGI application: a dispatcher in front of the public API and the dashboard.
 
-``/api/*``, ``/healthz`` and ``/openapi.json`` go straight to the lean ingest
-app (no framework on the hot path); every other path, and the lifespan, goes
+``/api/*``, ``/healthz``, ``/openapi.json`` and the widget's files go straight
+to the lean ingest app (no framework on the hot path); every other path, and the lifespan, goes
 to the Litestar dashboard. ``Runtime`` holds what a process shares: settings,
 the database engine, the group-commit writer, the blob store, the client cache
 and the periodic clean-up.
@@ -92,7 +92,7 @@ class SaysoApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if path.startswith("/api/") or path in ("/healthz", "/openapi.json"):
+            if path.startswith(("/api/", "/widget")) or path in ("/healthz", "/openapi.json"):
                 await self.ingest(scope, receive, send)
                 return
         await self.dashboard(scope, receive, send)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -17,11 +18,13 @@ from sayso.settings import Settings
 
 class LiveServer:
     def __init__(self, settings: Settings) -> None:
-        self.app: SaysoApp = create_app(settings)
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        # URLs the server hands out (screenshots) must point back at it.
+        self.settings = dataclasses.replace(settings, public_url=self.url)
+        self.app: SaysoApp = create_app(self.settings)
         config = uvicorn.Config(
             self.app,
             loop="asyncio",

@@ -65,8 +65,7 @@ class Stack:
         return response.json()["screenshot"]  # type: ignore[no-any-return]
 
     def fetch(self, shot: dict[str, Any]) -> httpx.Response:
-        # The url is built on SAYSO_PUBLIC_URL; the test server listens elsewhere.
-        return self.http.get(f"/api/screenshots/{shot['fileName']}")
+        return self.http.get(str(shot["url"]))
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -79,7 +78,7 @@ def stack(
     engine = create_db_engine(settings)
     migrate.upgrade(engine)
     with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
-        yield Stack(settings, engine, server, http)
+        yield Stack(server.settings, engine, server, http)
     engine.dispose()
 
 

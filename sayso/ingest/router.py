@@ -1,6 +1,7 @@
 """The public API's ASGI app: routing, CORS preflight and the error boundary.
 
-Everything under ``/api/`` (plus ``/openapi.json``) lands here. Whatever goes
+Everything under ``/api/`` lands here, plus ``/healthz``, ``/openapi.json`` and
+the widget's files (``/widget.js``, ``/widget/*``). Whatever goes
 wrong inside a handler, the caller gets JSON with the public API's CORS header:
 an ``HTTPError`` becomes its own status, an overloaded writer a 503, anything
 unexpected a logged 500 ``{"error": "Internal server error"}`` — never a
@@ -28,6 +29,8 @@ from sayso.ingest.http import (
 )
 from sayso.ingest.openapi import openapi_document
 from sayso.ingest.screenshots import PREFIX, serve_screenshot, upload_screenshot
+from sayso.ingest.widget_assets import PREFIX as WIDGET_PREFIX
+from sayso.ingest.widget_assets import serve_widget_asset
 from sayso.store.database import ping as ping_database
 from sayso.store.writer import WriterOverloaded, WriterStopped
 
@@ -67,10 +70,12 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/ping": {"GET": ping, "HEAD": ping},
     "/healthz": {"GET": healthz, "HEAD": healthz},
     "/openapi.json": {"GET": openapi},
+    "/widget.js": {"GET": serve_widget_asset, "HEAD": serve_widget_asset},
 }
 # Paths with an identifier after the prefix; the handler reads the rest.
 PREFIX_ROUTES: dict[str, dict[str, Handler]] = {
     PREFIX: {"GET": serve_screenshot, "HEAD": serve_screenshot},
+    WIDGET_PREFIX: {"GET": serve_widget_asset, "HEAD": serve_widget_asset},
 }
 
 
