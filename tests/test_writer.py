@@ -153,6 +153,7 @@ def test_prepared_inserts_round_trip_every_column_through_sqlalchemy(engine: Eng
         replay_offset_ms=2**40,
         origin="https://yourapp.com",
         user_agent="UA",
+        idempotency_key="key-1",
     )
 
     async def scenario() -> None:

@@ -1,0 +1,62 @@
+import { type Core, createCore, uuid } from './core/client';
+import { fetchTransport } from './core/http';
+import { readPage } from './core/payload';
+import type { Options, Screenshot, SubmitInput, SubmitResult, UploadTarget, WidgetHandle } from './types';
+import { createWidget } from './ui/widget';
+
+declare const __VERSION__: string;
+export const version = __VERSION__;
+
+let defaultBase = '';
+let core: Core | undefined;
+let listening = false;
+
+/** The base URL used when options give none (derived from where the script was loaded). */
+export const setDefaultBase = (b: string): void => {
+  defaultBase = b;
+};
+
+function getCore(): Core {
+  return (core ||= createCore({
+    storage: () => {
+      try {
+        return localStorage;
+      } catch {
+        return null; // sandboxed frame, storage disabled
+      }
+    },
+    now: Date.now,
+    random: Math.random,
+    uuid: () => uuid(),
+    transport: fetchTransport,
+    setTimer: (f, ms) => setTimeout(f, ms),
+    clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
+    page: readPage,
+    baseUrl: () => defaultBase,
+  }));
+}
+
+/** Drains a non-empty offline queue now, and again whenever the browser comes back online. No request otherwise. */
+export function start(): void {
+  const c = getCore();
+  if (!listening) {
+    listening = true;
+    addEventListener('online', () => void c.queue.drain(true));
+  }
+  if (c.queue.read().length) void c.queue.drain();
+}
+
+export function init(options: Options): WidgetHandle {
+  const w = createWidget(options, getCore(), (url) => import(url), defaultBase);
+  start();
+  return w;
+}
+
+export function submit(input: SubmitInput): Promise<SubmitResult> {
+  start();
+  return getCore().submit(input);
+}
+
+export function uploadScreenshot(target: UploadTarget, file: Blob): Promise<Screenshot> {
+  return getCore().uploadScreenshot(target, file);
+}

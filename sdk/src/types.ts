@@ -1,0 +1,114 @@
+/** Public types of the Sayso widget (mirrors Usero's SDK options). */
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+export type Metadata = Record<string, unknown>;
+export type MetadataOption = Metadata | (() => Metadata | null | undefined);
+
+/** A screenshot as returned by POST /api/screenshots; sent back unchanged. */
+export interface Screenshot {
+  fileName: string;
+  url: string;
+  fileSize: number;
+  mimeType: string;
+  width?: number;
+  height?: number;
+}
+
+export interface User {
+  email?: string;
+  id?: string;
+  name?: string;
+}
+
+export interface Theme {
+  primary?: string;
+  background?: string;
+  text?: string;
+  border?: string;
+  shadow?: string;
+}
+
+export interface SubmitResult {
+  /** The server's id; null while the submission waits in the offline queue. */
+  feedbackId: string | null;
+  queued: boolean;
+  /** The Idempotency-Key sent (and reused by every retry). */
+  idempotencyKey: string;
+}
+
+export interface SubmitInput {
+  clientId: string;
+  baseUrl?: string;
+  rating?: number;
+  comment?: string;
+  userEmail?: string;
+  environment?: string;
+  metadata?: MetadataOption;
+  screenshots?: Screenshot[];
+  pageUrl?: string;
+  pageTitle?: string;
+  referrer?: string;
+  sessionReplayId?: string;
+  replayOffsetMs?: number;
+  user?: User;
+  /** Add viewport, screen, language, timezone and user agent under metadata.browser (default true). */
+  contextMetadata?: boolean;
+  /** Reuse a key (e.g. when the user presses Send again after a failure). */
+  idempotencyKey?: string;
+  /** Images still to upload before sending (queued with the feedback if the upload fails). */
+  files?: Blob[];
+}
+
+export interface UploadTarget {
+  clientId: string;
+  baseUrl?: string;
+}
+
+export interface Options {
+  clientId: string;
+  baseUrl?: string;
+  position?: 'right' | 'left';
+  theme?: Theme;
+  colorScheme?: 'auto' | 'light' | 'dark';
+  title?: string;
+  placeholder?: string;
+  showEmailOption?: boolean;
+  showScreenshotOption?: boolean;
+  environment?: string;
+  metadata?: MetadataOption;
+  user?: User;
+  getUser?: () => User | null | undefined;
+  onSubmit?: (result: SubmitResult) => void;
+  onError?: (error: Error) => void;
+  onOpen?: () => void;
+  onClose?: () => void;
+  launcher?: 'button' | 'tab' | 'none';
+  locale?: string;
+  nonce?: string;
+  contextMetadata?: boolean;
+  maxCommentLength?: number;
+}
+
+export interface WidgetHandle {
+  open(): void;
+  close(): void;
+  update(options: Partial<Options>): void;
+  identify(user: User | null): void;
+  destroy(): void;
+}
+
+/** The payload of POST /api/feedback. */
+export interface Payload {
+  clientId: string;
+  rating?: number;
+  comment?: string;
+  userEmail?: string;
+  pageUrl?: string;
+  pageTitle?: string;
+  referrer?: string;
+  environment?: string;
+  screenshots?: Screenshot[];
+  metadata?: Metadata;
+  sessionReplayId?: string;
+  replayOffsetMs?: number;
+}

@@ -1,0 +1,90 @@
+"""Browser-test support: Debian's Chromium driven by Playwright, and host pages on their own origin.
+
+The host pages are served by a separate little HTTP server, so the widget runs
+cross-origin exactly as on a customer's site.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+    "--no-first-run",
+]
+SDK = Path(__file__).resolve().parent.parent / "sdk"
+AXE = SDK / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def require_chromium() -> None:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        raise RuntimeError("Debian's chromium is missing: scripts/bootstrap dev installs it")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def host_site(root: Path) -> Iterator[str]:
+    """Serve ``root`` on an ephemeral loopback port; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+
+
+HOSTILE_CSS = """
+/* A host page that styles everything, hard. None of it may break the widget. */
+* { font: 40px/3 "Comic Sans MS", serif !important; color: #f0f !important;
+    letter-spacing: 6px !important; text-transform: uppercase !important;
+    box-sizing: content-box !important; visibility: visible; }
+button, input, textarea, [role] { display: inline !important; padding: 60px !important;
+    background: lime !important; border: 9px dashed red !important; }
+div, section, form { display: inline !important; position: static !important; }
+img { width: 1px !important; height: 1px !important; }
+body { margin: 0; background: #222 !important; }
+h1 { position: fixed; top: 0; left: 0; right: 0; z-index: 2147483647; pointer-events: none; }
+"""
+
+
+def host_page(sayso_url: str, client_id: str, *, extra_attributes: str = "") -> str:
+    """A page with a strict CSP, hostile CSS and the one-tag install."""
+    csp = (
+        "default-src 'self'; "
+        f"script-src 'self' {sayso_url}; "
+        f"connect-src 'self' {sayso_url}; "
+        f"img-src 'self' {sayso_url} data: blob:; "
+        "style-src 'self'; font-src 'self'; worker-src blob:"
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<title>Host page</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/hostile.css">
+</head><body>
+<h1>Customer app</h1>
+<p>Some content on the customer's page.</p>
+<button id="own-button" type="button">The app's own button</button>
+<script src="{sayso_url}/widget.js" data-client-id="{client_id}" {extra_attributes} async></script>
+</body></html>
+"""
