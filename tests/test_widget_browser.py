@@ -332,3 +332,27 @@ def test_axe_finds_no_serious_accessibility_violations(host: HostPage) -> None:
     context.close()
     serious = [v for v in result if v["impact"] in ("serious", "critical")]
     assert serious == [], json.dumps(serious, indent=2)
+
+
+def test_the_headless_core_uploads_and_submits_without_the_ui(
+    host: HostPage, sayso: tuple[LiveServer, Engine]
+) -> None:
+    _, engine = sayso
+    page = host.open()
+    expect(page.get_by_role("button", name="Give feedback")).to_be_visible()
+    result = page.evaluate(
+        """async () => {
+            const canvas = document.createElement('canvas');
+            canvas.width = 120; canvas.height = 80;
+            canvas.getContext('2d').fillRect(10, 10, 50, 30);
+            const blob = await new Promise(resolve => canvas.toBlob(resolve, 'image/png'));
+            const shot = await Sayso.uploadScreenshot(blob);
+            const input = { comment: 'from my own form', rating: 4, screenshots: [shot] };
+            return await Sayso.submit(input);
+        }"""
+    )
+    assert result["queued"] is False
+    [row] = wait_for_rows(engine, host.url, 1)
+    assert row["id"] == result["feedbackId"]
+    assert row["comment"] == "from my own form"
+    assert (row["screenshots"][0]["width"], row["screenshots"][0]["height"]) == (120, 80)

@@ -10,6 +10,9 @@ export const version = __VERSION__;
 let defaultBase = '';
 let core: Core | undefined;
 let listening = false;
+// The clientId/baseUrl of the last init() (or the script tag), so the headless
+// calls can be as short as `uploadScreenshot(file)`.
+let last: UploadTarget | undefined;
 
 /** The base URL used when options give none (derived from where the script was loaded). */
 export const setDefaultBase = (b: string): void => {
@@ -47,6 +50,7 @@ export function start(): void {
 }
 
 export function init(options: Options): WidgetHandle {
+  last = { clientId: options.clientId, baseUrl: options.baseUrl };
   const w = createWidget(options, getCore(), (url) => import(url), defaultBase);
   start();
   return w;
@@ -54,9 +58,12 @@ export function init(options: Options): WidgetHandle {
 
 export function submit(input: SubmitInput): Promise<SubmitResult> {
   start();
-  return getCore().submit(input);
+  return getCore().submit({ ...last, ...input } as SubmitInput);
 }
 
-export function uploadScreenshot(target: UploadTarget, file: Blob): Promise<Screenshot> {
-  return getCore().uploadScreenshot(target, file);
+/** `uploadScreenshot(file)` after init(), or `uploadScreenshot({clientId, baseUrl?}, file)`. */
+export function uploadScreenshot(target: UploadTarget | Blob, file?: Blob): Promise<Screenshot> {
+  return target instanceof Blob
+    ? getCore().uploadScreenshot(last as UploadTarget, target)
+    : getCore().uploadScreenshot(target, file as Blob);
 }

@@ -26,7 +26,8 @@ export function optionsFromScript(s: Pick<HTMLScriptElement, 'dataset' | 'nonce'
     environment: d.environment,
     position: d.position as Options['position'],
     theme: d.themePrimary ? { primary: d.themePrimary } : undefined,
-    colorScheme: d.colorScheme as Options['colorScheme'],
+    // data-theme="light|dark|auto" is accepted as a synonym of data-color-scheme.
+    colorScheme: (d.colorScheme || d.theme) as Options['colorScheme'],
     launcher: d.launcher as Options['launcher'],
     locale: d.locale,
     title: d.title,

@@ -37,7 +37,8 @@ export interface SubmitResult {
 }
 
 export interface SubmitInput {
-  clientId: string;
+  /** Defaults to the last init()'s (or the script tag's) clientId. */
+  clientId?: string;
   baseUrl?: string;
   rating?: number;
   comment?: string;

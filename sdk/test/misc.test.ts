@@ -55,6 +55,10 @@ describe('data attributes', () => {
       },
     );
   });
+  it('data-theme="dark" is a synonym of data-color-scheme', () => {
+    const o = optionsFromScript({ nonce: '', dataset: { clientId: 'c', theme: 'dark' } });
+    assert.equal(o.colorScheme, 'dark');
+  });
   it('email and screenshot options default to on', () => {
     const o = optionsFromScript({ nonce: '', dataset: { clientId: 'c', showEmail: 'true' } });
     assert.equal(o.showEmailOption, true);

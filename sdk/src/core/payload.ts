@@ -79,7 +79,7 @@ export function buildPayload(input: SubmitInput, page: PageInfo): Payload {
   if (u.id || u.name) meta.user = JSON.parse(JSON.stringify({ id: u.id, name: u.name }));
   meta = { ...meta, ...resolveMetadata(input.metadata) };
   const p: Payload = {
-    clientId: input.clientId,
+    clientId: input.clientId as string, // checked by submit()
     rating: input.rating || undefined,
     comment: clip(input.comment, 10000),
     // An explicit userEmail (even "": the user cleared the field) wins over user.email.
