@@ -1,4 +1,21 @@
-"""The Usero reference's full-field example body, without its clientId."""
+"""Facts from the Usero reference the tests check against: its field names and its
+full-field example body (without its clientId)."""
+
+# Every field POST /api/feedback takes, in the reference's order.
+API_FIELDS = (
+    "clientId",
+    "rating",
+    "comment",
+    "userEmail",
+    "pageUrl",
+    "pageTitle",
+    "referrer",
+    "environment",
+    "screenshots",
+    "metadata",
+    "sessionReplayId",
+    "replayOffsetMs",
+)
 
 FULL_EXAMPLE = {
     "rating": 2,

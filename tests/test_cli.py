@@ -31,35 +31,12 @@ from sayso.cli import main
 from sayso.settings import Settings
 from sayso.store.clients import create_client, get_client
 from sayso.store.database import create_db_engine
+from tests.reference import API_FIELDS, FULL_EXAMPLE
 
 CLIENT_ID = re.compile(r"^client_[A-Za-z0-9_-]{16,}$")
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-EXPORT_KEYS = [
-    "id",
-    "createdAt",
-    "clientId",
-    "rating",
-    "comment",
-    "userEmail",
-    "pageUrl",
-    "pageTitle",
-    "referrer",
-    "environment",
-    "screenshots",
-    "metadata",
-    "sessionReplayId",
-    "replayOffsetMs",
-    "origin",
-    "userAgent",
-]
-FULL_FIELDS = {
-    "rating": 2,
-    "comment": "Export to CSV times out on large projects",
-    "userEmail": "jamie@example.com",
-    "pageUrl": "https://yourapp.com/projects/42/export",
-    "pageTitle": "Export project",
-    "referrer": "https://yourapp.com/projects/42",
-    "environment": "staging",
+EXPORT_KEYS = ["id", "createdAt", *API_FIELDS, "origin", "userAgent"]
+FULL_FIELDS = FULL_EXAMPLE | {
     "metadata": {"appVersion": "2.4.1", "nested": {"flags": [1, 2]}, "build": 1842},
     "sessionReplayId": "replay-123",
     "replayOffsetMs": 183250,

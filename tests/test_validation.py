@@ -29,24 +29,10 @@ from sayso.ingest.validation import (
     Rejection,
     validate_feedback,
 )
+from tests.reference import API_FIELDS as REFERENCE_FIELDS
 
-# Every top-level field of the Usero API; ``issues`` may only name these.
-API_FIELDS = frozenset(
-    {
-        "clientId",
-        "rating",
-        "comment",
-        "userEmail",
-        "pageUrl",
-        "pageTitle",
-        "referrer",
-        "environment",
-        "screenshots",
-        "metadata",
-        "sessionReplayId",
-        "replayOffsetMs",
-    }
-)
+# ``issues`` may only name the API's own fields.
+API_FIELDS = frozenset(REFERENCE_FIELDS)
 OPTIONAL_FIELDS = sorted(API_FIELDS - {"clientId"})
 TEXT_FIELDS = sorted(MAX_LENGTHS)
 
