@@ -1,4 +1,4 @@
-"""The ``sayso`` command: serve, migrate, manage clients, export feedback.
+"""The ``sayso`` command: serve, migrate, manage clients and users, export feedback.
 
 Every command that touches the database first brings its schema up to date,
 so any of them works on a fresh data directory.
@@ -14,6 +14,17 @@ import click
 from sqlalchemy import Engine
 
 from sayso import __version__
+from sayso.accounts.passwords import PasswordRejected, check_rules
+from sayso.accounts.users import (
+    DuplicateEmail,
+    InvalidEmail,
+    User,
+    create_user,
+    find_user_by_email,
+    list_users,
+    normalise_email,
+    set_password,
+)
 from sayso.origins import InvalidOrigin
 from sayso.settings import Settings, SettingsError
 from sayso.store import migrate
@@ -184,6 +195,98 @@ def clients_update(
     if client is None:
         raise click.ClickException(f"no client {client_id!r}")
     click.echo(_describe(client))
+
+
+@main.group()
+def users() -> None:
+    """Create and manage dashboard users."""
+
+
+_FROM_STDIN_HELP = "Read the password from the first line of standard input instead of asking."
+
+
+def _checked_email(email: str) -> str:
+    try:
+        return normalise_email(email)
+    except InvalidEmail as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password, checked against the rules before anything is written."""
+    if from_stdin:
+        # Only the line ending goes: spaces may be part of a password.
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True, prompt_suffix=": "
+        )
+    try:
+        check_rules(password)
+    except PasswordRejected as exc:
+        raise click.ClickException(str(exc)) from None
+    return password
+
+
+def _describe_user(user: User) -> str:
+    role = "admin" if user.is_admin else "member"
+    last = user.last_sign_in_at.isoformat() if user.last_sign_in_at else "never signed in"
+    return f"{user.id}\t{user.email}\t{role}\t{last}"
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="May manage users and settings.")
+@click.option("--password-stdin", is_flag=True, help=_FROM_STDIN_HELP)
+def users_create(email: str, admin: bool, password_stdin: bool) -> None:
+    """Create a dashboard user and print its id."""
+    email = _checked_email(email)
+    engine = _engine(_settings())
+    # Refuse a taken email before asking for a password nobody will use.
+    if find_user_by_email(engine, email) is not None:
+        raise click.ClickException(f"there is already a user {email!r}")
+    password = _read_password(password_stdin)
+    try:
+        user = create_user(engine, email, password, is_admin=admin)
+    except (DuplicateEmail, InvalidEmail, PasswordRejected) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(user.id)
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def users_list(as_json: bool) -> None:
+    """List users: id, email, role, last sign-in."""
+    import msgspec
+
+    for user in list_users(_engine(_settings())):
+        if as_json:
+            record = {
+                "id": user.id,
+                "email": user.email,
+                "isAdmin": user.is_admin,
+                "createdAt": user.created_at.isoformat(),
+                "lastSignInAt": user.last_sign_in_at.isoformat() if user.last_sign_in_at else None,
+            }
+            click.echo(msgspec.json.encode(record).decode())
+        else:
+            click.echo(_describe_user(user))
+
+
+@users.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help=_FROM_STDIN_HELP)
+def users_reset_password(email: str, password_stdin: bool) -> None:
+    """Set a user's password and sign them out everywhere."""
+    email = _checked_email(email)
+    engine = _engine(_settings())
+    user = find_user_by_email(engine, email)
+    if user is None:
+        raise click.ClickException(f"no user {email!r}")
+    password = _read_password(password_stdin)
+    if not set_password(engine, user.id, password):
+        raise click.ClickException(f"no user {email!r}")
+    click.echo(f"password changed; every session of {user.email} has ended", err=True)
 
 
 @main.command()

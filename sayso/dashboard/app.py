@@ -2,43 +2,63 @@
 
 It owns the process lifespan (``on_startup``/``on_shutdown`` start and stop
 the shared ``Runtime``), so the outer dispatcher in ``sayso.app`` can hand it
-the ASGI ``lifespan`` scope unchanged.
+the ASGI ``lifespan`` scope unchanged. The pages are in ``auth.py``; every
+response carries the security headers of ``security.py``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
-from litestar import Litestar, MediaType, get
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import ResponseHeader, State
+from litestar.exceptions import HTTPException
 
-from sayso import __version__
+from sayso.dashboard.auth import ROUTES
+from sayso.dashboard.pages import STYLESHEET, render
+from sayso.dashboard.security import HEADERS
 
 if TYPE_CHECKING:
     from sayso.app import Runtime
 
-_SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
-    "referrer-policy": "same-origin",
-    "x-content-type-options": "nosniff",
-}
-
-LANDING = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sayso</title></head>
-<body><h1>Sayso {__version__}</h1>
-<p>The feedback API is up: <code>POST /api/feedback</code>.
-Its description is at <a href="/openapi.json">/openapi.json</a>.</p>
-</body></html>
-"""
+log = logging.getLogger(__name__)
 
 
-@get("/", media_type=MediaType.HTML, response_headers=_SECURITY_HEADERS, sync_to_thread=False)
-def landing() -> str:
-    return LANDING
+@get("/static/dashboard.css", sync_to_thread=False)
+def stylesheet() -> Response[bytes]:
+    return Response(
+        STYLESHEET,
+        media_type="text/css; charset=utf-8",
+        headers={"cache-control": "public, max-age=3600"},
+    )
+
+
+def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+    """Litestar's own errors (unknown path, wrong method, a crash) as HTML with our headers.
+
+    Its default answer is JSON without the layered response headers, which
+    would leave those responses outside the CSP.
+    """
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        status = exc.status_code
+    else:
+        status = 500
+        log.error("dashboard error on %s %s", request.method, request.url.path, exc_info=exc)
+    response = render("error.html", status_code=status, title=HTTPStatus(status).phrase)
+    response.headers.update(HEADERS)
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)  # e.g. Allow on a 405
+    return response
 
 
 def create_dashboard(runtime: Runtime) -> Litestar:
     return Litestar(
-        route_handlers=[landing],
+        route_handlers=[*ROUTES, stylesheet],
+        state=State({"runtime": runtime}),
+        exception_handlers={Exception: error_page},
+        response_headers=[ResponseHeader(name=k, value=v) for k, v in HEADERS.items()],
         on_startup=[runtime.start],
         on_shutdown=[runtime.stop],
         openapi_config=None,

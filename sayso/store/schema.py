@@ -127,3 +127,47 @@ feedback_screenshots = Table(
     ),
     Index(None, "file_name"),
 )
+
+# Dashboard accounts. Emails are stored lowercased, so the unique index is the
+# case-insensitive uniqueness check on both databases.
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_sign_in_at", DateTime(timezone=True), nullable=True),
+    Index(None, "email", unique=True),
+)
+
+# Signed-in browsers. Only the SHA-256 of the cookie's token is kept, so a
+# leaked database (or backup) hands out no usable sessions.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "user_id",
+        String(32),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("user_agent", Text, nullable=True),
+    Index(None, "user_id"),
+)
+
+# Failed sign-ins, kept in the database (not in memory) so the limit holds
+# across every app node.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index(None, "email", "at"),
+)

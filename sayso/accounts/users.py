@@ -1,0 +1,155 @@
+"""Dashboard users: create, look up, authenticate, change passwords, list.
+
+Emails are stored trimmed and lowercased, so ``Ana@Example.com`` and
+``ana@example.com`` are one account and the unique index enforces it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, RowMapping, delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from sayso.accounts.passwords import hash_password, needs_rehash, rehash, verify_password
+from sayso.store.clients import as_utc
+from sayso.store.ids import new_sortable_id
+from sayso.store.schema import sessions, users
+
+MAX_EMAIL_LENGTH = 254
+# Deliberately loose: one @, something either side, no whitespace or control
+# characters. Whether the address works is the administrator's business.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
+
+
+class InvalidEmail(ValueError):
+    pass
+
+
+class DuplicateEmail(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    is_admin: bool
+    created_at: datetime
+    last_sign_in_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> User:
+        last = row["last_sign_in_at"]
+        return cls(
+            id=row["id"],
+            email=row["email"],
+            is_admin=bool(row["is_admin"]),
+            created_at=as_utc(row["created_at"]),
+            last_sign_in_at=as_utc(last) if last is not None else None,
+        )
+
+
+def normalise_email(email: str) -> str:
+    """The stored form of ``email``; raises ``InvalidEmail``."""
+    email = email.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
+        raise InvalidEmail(f"not an email address: {email[:MAX_EMAIL_LENGTH]!r}")
+    return email
+
+
+def create_user(engine: Engine, email: str, password: str, *, is_admin: bool = False) -> User:
+    """Raises ``InvalidEmail``, ``DuplicateEmail`` or ``PasswordRejected``; writes nothing then."""
+    email = normalise_email(email)
+    password_hash = hash_password(password)
+    user = User(new_sortable_id(), email, is_admin, datetime.now(UTC), None)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                users.insert().values(
+                    id=user.id,
+                    email=email,
+                    password_hash=password_hash,
+                    is_admin=is_admin,
+                    created_at=user.created_at,
+                )
+            )
+    except IntegrityError:
+        raise DuplicateEmail(f"there is already a user {email!r}") from None
+    return user
+
+
+def find_user_by_email(engine: Engine, email: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.email == email)).mappings().first()
+    return User.from_row(row) if row else None
+
+
+def get_user(engine: Engine, user_id: str) -> User | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+    return User.from_row(row) if row else None
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def authenticate(engine: Engine, email: str, password: str) -> User | None:
+    """The user if ``password`` is theirs, else None; records the sign-in time.
+
+    An unknown email still costs one password verification (against a dummy
+    hash), so response times don't tell which emails have accounts.
+    """
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        email = ""
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.email == email)).mappings().first()
+    if row is None:
+        verify_password(_dummy_hash(), password)
+        return None
+    if not verify_password(row["password_hash"], password):
+        return None
+    values: dict[str, object] = {"last_sign_in_at": datetime.now(UTC)}
+    if needs_rehash(row["password_hash"]):
+        values["password_hash"] = rehash(password)
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == row["id"]).values(**values))
+    return get_user(engine, row["id"])
+
+
+def set_password(engine: Engine, user_id: str, password: str) -> bool:
+    """Change a password and end every session of that user; False if no such user.
+
+    Ending the sessions in the same transaction means a reset also locks out
+    whoever may have been using the old password.
+    """
+    password_hash = hash_password(password)
+    with engine.begin() as conn:
+        changed = conn.execute(
+            users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+        ).rowcount
+        conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+    return bool(changed)
+
+
+def list_users(engine: Engine) -> list[User]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(users).order_by(users.c.created_at, users.c.id))
+        return [User.from_row(row) for row in rows.mappings()]
+
+
+def count_users(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(users)).scalar_one())

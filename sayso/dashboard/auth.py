@@ -1,0 +1,175 @@
+"""First-run set-up, sign-in, sign-out, and the signed-in home page.
+
+Every database call runs in a thread (argon2 alone takes tens of
+milliseconds). Each sign-in starts a new session with a new token and ends the
+one the browser had, so a token planted before sign-in is worthless after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, cast
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect
+
+from sayso.accounts.passwords import MAX_LENGTH, MIN_LENGTH, PasswordRejected
+from sayso.accounts.rate_limit import TooManyAttempts, sign_in
+from sayso.accounts.sessions import end_session, start_session, user_for_token
+from sayso.accounts.users import DuplicateEmail, InvalidEmail, User, count_users, create_user
+from sayso.dashboard.pages import render
+from sayso.dashboard.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    csrf_cookie,
+    csrf_ok,
+    csrf_token,
+    expired_session_cookie,
+    new_csrf_secret,
+    session_cookie,
+    session_token,
+)
+
+if TYPE_CHECKING:
+    from sayso.app import Runtime
+
+AnyRequest = Request[Any, Any, Any]
+WRONG_CREDENTIALS = "Wrong email or password."
+
+
+def _runtime(request: AnyRequest) -> Runtime:
+    return cast("Runtime", request.app.state.runtime)
+
+
+async def _signed_in_user(request: AnyRequest) -> tuple[User, str] | None:
+    token = session_token(request)
+    if token is None:
+        return None
+    user = await asyncio.to_thread(user_for_token, _runtime(request).engine, token)
+    return (user, token) if user else None
+
+
+async def _has_users(request: AnyRequest) -> bool:
+    return await asyncio.to_thread(count_users, _runtime(request).engine) > 0
+
+
+def _anonymous_form(
+    request: AnyRequest, template: str, *, status_code: int = 200, **context: Any
+) -> Response[str]:
+    """A signed-out form, with the double-submit CSRF cookie set if the browser lacks one."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    secret = existing or new_csrf_secret()
+    response = render(
+        template,
+        status_code=status_code,
+        csrf_token=csrf_token(secret),
+        min_length=MIN_LENGTH,
+        max_length=MAX_LENGTH,
+        **context,
+    )
+    if existing != secret:
+        response.set_cookie(csrf_cookie(_runtime(request).settings, secret))
+    return response
+
+
+def _forbidden() -> Response[str]:
+    return render("forbidden.html", status_code=403)
+
+
+def _not_found() -> Response[str]:
+    return render("not_found.html", status_code=404)
+
+
+async def _start_session(request: AnyRequest, user: User) -> Redirect:
+    runtime = _runtime(request)
+    old = session_token(request)
+    if old is not None:
+        await asyncio.to_thread(end_session, runtime.engine, old)
+    token, _ = await asyncio.to_thread(
+        start_session, runtime.engine, user.id, user_agent=request.headers.get("user-agent")
+    )
+    return Redirect(path="/", status_code=303, cookies=[session_cookie(runtime.settings, token)])
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+@get("/")
+async def home(request: AnyRequest) -> Response[str] | Redirect:
+    signed_in = await _signed_in_user(request)
+    if signed_in is None:
+        return Redirect(path="/login" if await _has_users(request) else "/setup", status_code=303)
+    user, token = signed_in
+    return render("home.html", user=user, csrf_token=csrf_token(token))
+
+
+@get("/setup")
+async def setup_form(request: AnyRequest) -> Response[str]:
+    if await _has_users(request):
+        return _not_found()
+    return _anonymous_form(request, "setup.html", email="", error=None)
+
+
+@post("/setup")
+async def setup_submit(request: AnyRequest) -> Response[str] | Redirect:
+    if await _has_users(request):
+        return _not_found()
+    form = await request.form()
+    if not csrf_ok(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
+        return _forbidden()
+    email = _field(form, "email")
+    try:
+        # Two set-ups racing in the same instant could both get here; the
+        # window is the first minutes of a new install, before anyone knows it.
+        user = await asyncio.to_thread(
+            create_user, _runtime(request).engine, email, _field(form, "password"), is_admin=True
+        )
+    except (InvalidEmail, DuplicateEmail, PasswordRejected) as exc:
+        return _anonymous_form(request, "setup.html", status_code=400, email=email, error=str(exc))
+    return await _start_session(request, user)
+
+
+@get("/login")
+async def login_form(request: AnyRequest) -> Response[str] | Redirect:
+    if await _signed_in_user(request) is not None:
+        return Redirect(path="/", status_code=303)
+    if not await _has_users(request):
+        return Redirect(path="/setup", status_code=303)
+    return _anonymous_form(request, "login.html", email="", error=None)
+
+
+@post("/login")
+async def login_submit(request: AnyRequest) -> Response[str] | Redirect:
+    form = await request.form()
+    if not csrf_ok(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
+        return _forbidden()
+    email = _field(form, "email")
+    try:
+        user = await asyncio.to_thread(
+            sign_in, _runtime(request).engine, email, _field(form, "password")
+        )
+    except TooManyAttempts as exc:
+        return _anonymous_form(request, "login.html", status_code=429, email=email, error=str(exc))
+    if user is None:
+        return _anonymous_form(
+            request, "login.html", status_code=400, email=email, error=WRONG_CREDENTIALS
+        )
+    return await _start_session(request, user)
+
+
+@post("/logout")
+async def logout(request: AnyRequest) -> Response[str] | Redirect:
+    token = session_token(request)
+    settings = _runtime(request).settings
+    if token is None:
+        return Redirect(path="/login", status_code=303)
+    form = await request.form()
+    if not csrf_ok(token, form.get(CSRF_FIELD)):
+        return _forbidden()
+    await asyncio.to_thread(end_session, _runtime(request).engine, token)
+    return Redirect(path="/login", status_code=303, cookies=[expired_session_cookie(settings)])
+
+
+ROUTES = [home, setup_form, setup_submit, login_form, login_submit, logout]
