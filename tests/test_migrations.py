@@ -30,7 +30,15 @@ from sayso.store.ids import new_sortable_id
 from sayso.store.schema import clients, feedback, metadata
 
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
-TABLES = {"clients", "feedback", "users", "sessions", "sign_in_failures"}
+TABLES = {
+    "clients",
+    "feedback",
+    "users",
+    "sessions",
+    "sign_in_failures",
+    "memberships",
+    "audit_log",
+}
 
 
 @pytest.fixture

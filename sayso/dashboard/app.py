@@ -2,8 +2,9 @@
 
 It owns the process lifespan (``on_startup``/``on_shutdown`` start and stop
 the shared ``Runtime``), so the outer dispatcher in ``sayso.app`` can hand it
-the ASGI ``lifespan`` scope unchanged. The pages are in ``auth.py``; every
-response carries the security headers of ``security.py``.
+the ASGI ``lifespan`` scope unchanged. The pages are in ``auth.py`` (sign-in)
+and ``projects.py``; every response carries the security headers of
+``security.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from litestar import Litestar, Request, Response, get
 from litestar.datastructures import ResponseHeader, State
 from litestar.exceptions import HTTPException
 
-from sayso.dashboard.auth import ROUTES
+from sayso.dashboard.auth import ROUTES as AUTH_ROUTES
 from sayso.dashboard.pages import STYLESHEET, render
+from sayso.dashboard.projects import ROUTES as PROJECT_ROUTES
 from sayso.dashboard.security import HEADERS
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]
 
 def create_dashboard(runtime: Runtime) -> Litestar:
     return Litestar(
-        route_handlers=[*ROUTES, stylesheet],
+        route_handlers=[*AUTH_ROUTES, *PROJECT_ROUTES, stylesheet],
         state=State({"runtime": runtime}),
         exception_handlers={Exception: error_page},
         response_headers=[ResponseHeader(name=k, value=v) for k, v in HEADERS.items()],

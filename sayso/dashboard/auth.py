@@ -1,4 +1,4 @@
-"""First-run set-up, sign-in, sign-out, and the signed-in home page.
+"""First-run set-up, sign-in and sign-out (each one written to the audit log).
 
 Every database call runs in a thread (argon2 alone takes tens of
 milliseconds). Each sign-in starts a new session with a new token and ends the
@@ -29,6 +29,7 @@ from sayso.dashboard.security import (
     session_cookie,
     session_token,
 )
+from sayso.store import audit
 
 if TYPE_CHECKING:
     from sayso.app import Runtime
@@ -37,20 +38,20 @@ AnyRequest = Request[Any, Any, Any]
 WRONG_CREDENTIALS = "Wrong email or password."
 
 
-def _runtime(request: AnyRequest) -> Runtime:
+def runtime_of(request: AnyRequest) -> Runtime:
     return cast("Runtime", request.app.state.runtime)
 
 
-async def _signed_in_user(request: AnyRequest) -> tuple[User, str] | None:
+async def signed_in_user(request: AnyRequest) -> tuple[User, str] | None:
     token = session_token(request)
     if token is None:
         return None
-    user = await asyncio.to_thread(user_for_token, _runtime(request).engine, token)
+    user = await asyncio.to_thread(user_for_token, runtime_of(request).engine, token)
     return (user, token) if user else None
 
 
-async def _has_users(request: AnyRequest) -> bool:
-    return await asyncio.to_thread(count_users, _runtime(request).engine) > 0
+async def has_users(request: AnyRequest) -> bool:
+    return await asyncio.to_thread(count_users, runtime_of(request).engine) > 0
 
 
 def _anonymous_form(
@@ -68,20 +69,21 @@ def _anonymous_form(
         **context,
     )
     if existing != secret:
-        response.set_cookie(csrf_cookie(_runtime(request).settings, secret))
+        response.set_cookie(csrf_cookie(runtime_of(request).settings, secret))
     return response
 
 
-def _forbidden() -> Response[str]:
-    return render("forbidden.html", status_code=403)
+def forbidden(reason: str | None = None) -> Response[str]:
+    """403: a missing or stale CSRF token by default, or ``reason`` (e.g. not an owner)."""
+    return render("forbidden.html", status_code=403, reason=reason)
 
 
-def _not_found() -> Response[str]:
+def not_found() -> Response[str]:
     return render("not_found.html", status_code=404)
 
 
 async def _start_session(request: AnyRequest, user: User) -> Redirect:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     old = session_token(request)
     if old is not None:
         await asyncio.to_thread(end_session, runtime.engine, old)
@@ -91,51 +93,49 @@ async def _start_session(request: AnyRequest, user: User) -> Redirect:
     return Redirect(path="/", status_code=303, cookies=[session_cookie(runtime.settings, token)])
 
 
-def _field(form: Any, name: str) -> str:
+def form_field(form: Any, name: str) -> str:
     value = form.get(name, "")
     return value if isinstance(value, str) else ""
 
 
-@get("/")
-async def home(request: AnyRequest) -> Response[str] | Redirect:
-    signed_in = await _signed_in_user(request)
-    if signed_in is None:
-        return Redirect(path="/login" if await _has_users(request) else "/setup", status_code=303)
-    user, token = signed_in
-    return render("home.html", user=user, csrf_token=csrf_token(token))
-
-
 @get("/setup")
 async def setup_form(request: AnyRequest) -> Response[str]:
-    if await _has_users(request):
-        return _not_found()
+    if await has_users(request):
+        return not_found()
     return _anonymous_form(request, "setup.html", email="", error=None)
 
 
 @post("/setup")
 async def setup_submit(request: AnyRequest) -> Response[str] | Redirect:
-    if await _has_users(request):
-        return _not_found()
+    if await has_users(request):
+        return not_found()
     form = await request.form()
     if not csrf_ok(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
-        return _forbidden()
-    email = _field(form, "email")
+        return forbidden()
+    email = form_field(form, "email")
     try:
         # Two set-ups racing in the same instant could both get here; the
         # window is the first minutes of a new install, before anyone knows it.
         user = await asyncio.to_thread(
-            create_user, _runtime(request).engine, email, _field(form, "password"), is_admin=True
+            create_user,
+            runtime_of(request).engine,
+            email,
+            form_field(form, "password"),
+            is_admin=True,
         )
     except (InvalidEmail, DuplicateEmail, PasswordRejected) as exc:
         return _anonymous_form(request, "setup.html", status_code=400, email=email, error=str(exc))
+    await asyncio.to_thread(
+        audit.record, runtime_of(request).engine, user.id, None, "sign_in", {"via": "setup"}
+    )
     return await _start_session(request, user)
 
 
 @get("/login")
 async def login_form(request: AnyRequest) -> Response[str] | Redirect:
-    if await _signed_in_user(request) is not None:
+    if await signed_in_user(request) is not None:
         return Redirect(path="/", status_code=303)
-    if not await _has_users(request):
+    if not await has_users(request):
         return Redirect(path="/setup", status_code=303)
     return _anonymous_form(request, "login.html", email="", error=None)
 
@@ -144,32 +144,47 @@ async def login_form(request: AnyRequest) -> Response[str] | Redirect:
 async def login_submit(request: AnyRequest) -> Response[str] | Redirect:
     form = await request.form()
     if not csrf_ok(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
-        return _forbidden()
-    email = _field(form, "email")
+        return forbidden()
+    email = form_field(form, "email")
     try:
         user = await asyncio.to_thread(
-            sign_in, _runtime(request).engine, email, _field(form, "password")
+            sign_in, runtime_of(request).engine, email, form_field(form, "password")
         )
     except TooManyAttempts as exc:
+        await _audit_sign_in_failure(request, email, "rate_limited")
         return _anonymous_form(request, "login.html", status_code=429, email=email, error=str(exc))
     if user is None:
+        await _audit_sign_in_failure(request, email, "wrong_credentials")
         return _anonymous_form(
             request, "login.html", status_code=400, email=email, error=WRONG_CREDENTIALS
         )
+    await asyncio.to_thread(audit.record, runtime_of(request).engine, user.id, None, "sign_in")
     return await _start_session(request, user)
+
+
+async def _audit_sign_in_failure(request: AnyRequest, email: str, reason: str) -> None:
+    # The typed email (bounded) and why; never the password.
+    details = {"email": email.strip()[:254], "reason": reason}
+    await asyncio.to_thread(
+        audit.record, runtime_of(request).engine, None, None, "sign_in_failed", details
+    )
 
 
 @post("/logout")
 async def logout(request: AnyRequest) -> Response[str] | Redirect:
     token = session_token(request)
-    settings = _runtime(request).settings
+    settings = runtime_of(request).settings
     if token is None:
         return Redirect(path="/login", status_code=303)
     form = await request.form()
     if not csrf_ok(token, form.get(CSRF_FIELD)):
-        return _forbidden()
-    await asyncio.to_thread(end_session, _runtime(request).engine, token)
+        return forbidden()
+    engine = runtime_of(request).engine
+    user = await asyncio.to_thread(user_for_token, engine, token)
+    await asyncio.to_thread(end_session, engine, token)
+    if user is not None:
+        await asyncio.to_thread(audit.record, engine, user.id, None, "sign_out")
     return Redirect(path="/login", status_code=303, cookies=[expired_session_cookie(settings)])
 
 
-ROUTES = [home, setup_form, setup_submit, login_form, login_submit, logout]
+ROUTES = [setup_form, setup_submit, login_form, login_submit, logout]

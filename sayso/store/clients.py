@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine, RowMapping, delete, select
 
 from sayso.origins import InvalidOrigin, Origin, parse_allowlist_entry
+from sayso.store.blobs import BlobStore
 from sayso.store.ids import new_client_id
-from sayso.store.schema import clients
+from sayso.store.schema import clients, screenshots
+
+log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
 
@@ -111,6 +115,36 @@ def update_client(
             values["screenshots_private"] = screenshots_private
         conn.execute(clients.update().where(clients.c.id == client_id).values(**values))
     return get_client(engine, client_id)
+
+
+def delete_client(engine: Engine, blobs: BlobStore, client_id: str) -> bool:
+    """Delete a client, everything of it in the database, then its screenshot blobs.
+
+    The rows go in one transaction (feedback, screenshot links and memberships
+    follow by cascade); the screenshot rows are deleted explicitly first so
+    their blob keys come back with them and no upload slips in between. Blobs
+    are deleted only once the rows are gone, like ``delete_unattached`` does,
+    so nothing ever points at a missing blob. False if there was no client.
+    """
+    with engine.begin() as conn:
+        # Locking the client row first makes a concurrent upload's foreign-key
+        # check wait for us (and then fail), so none can land unseen.
+        conn.execute(select(clients.c.id).where(clients.c.id == client_id).with_for_update())
+        blob_keys = list(
+            conn.execute(
+                delete(screenshots)
+                .where(screenshots.c.client_id == client_id)
+                .returning(screenshots.c.blob_key)
+            ).scalars()
+        )
+        gone = conn.execute(delete(clients).where(clients.c.id == client_id)).rowcount
+    for key in blob_keys:
+        try:
+            blobs.delete(key)
+        except Exception:
+            # The row is gone; an orphaned blob wastes space but breaks nothing.
+            log.exception("could not delete blob %s; its row is gone", key)
+    return bool(gone)
 
 
 def _clean_name(name: str) -> str:

@@ -171,3 +171,44 @@ sign_in_failures = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index(None, "email", "at"),
 )
+
+# Who may see and change a project (a client), and how: owner (everything),
+# member (reads now, triage later), viewer (reads only).
+memberships = Table(
+    "memberships",
+    metadata,
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "user_id",
+        String(32),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "user_id"),
+)
+
+# Who did what, and when. ``client_id`` has no foreign key on purpose: a
+# project's entries (its deletion above all) must outlive the project.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column(
+        "actor_user_id",
+        String(32),
+        ForeignKey("users.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("client_id", String(64), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("details", JSONType, nullable=True),
+    Index(None, "client_id", "at"),
+)

@@ -1,0 +1,337 @@
+"""The projects pages: the list on ``/``, a project's page, its settings and audit log.
+
+A project is what the API calls a client. Access is membership only: someone
+who is not a member gets 404 on every project route, so the pages don't
+confirm which client ids exist. Members and viewers may look; changes and the
+audit log are for owners (403 otherwise). Every change is a POST carrying the
+CSRF token, answered with a redirect (so a reload doesn't repeat it), and is
+written to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from sayso.accounts.memberships import (
+    ROLES,
+    MembershipError,
+    Role,
+    add_member,
+    change_role,
+    create_project,
+    list_members,
+    parse_role,
+    projects_for,
+    remove_member,
+    role_for,
+)
+from sayso.accounts.users import User, find_user_by_email
+from sayso.dashboard.auth import (
+    AnyRequest,
+    forbidden,
+    form_field,
+    has_users,
+    not_found,
+    runtime_of,
+    signed_in_user,
+)
+from sayso.dashboard.pages import render
+from sayso.dashboard.security import CSRF_FIELD, csrf_ok, csrf_token
+from sayso.origins import InvalidOrigin
+from sayso.store import audit
+from sayso.store.clients import Client, delete_client, get_client, update_client
+
+OWNERS_ONLY = "Only the project's owners can do that."
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A signed-in member's view of one project."""
+
+    user: User
+    token: str
+    client: Client
+    role: Role
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+
+async def _signed_in_or_redirect(request: AnyRequest) -> tuple[User, str] | Redirect:
+    signed_in = await signed_in_user(request)
+    if signed_in is None:
+        return Redirect(path="/login" if await has_users(request) else "/setup", status_code=303)
+    return signed_in
+
+
+async def _access(request: AnyRequest, client_id: str) -> Access | Response[Any]:
+    """The caller's access to ``client_id``, or the response to send instead (redirect, 404)."""
+    signed_in = await _signed_in_or_redirect(request)
+    if isinstance(signed_in, Redirect):
+        return signed_in
+    user, token = signed_in
+    engine = runtime_of(request).engine
+    role = await asyncio.to_thread(role_for, engine, user.id, client_id)
+    client = await asyncio.to_thread(get_client, engine, client_id) if role else None
+    if role is None or client is None:
+        return not_found()
+    return Access(user, token, client, role)
+
+
+def _page_context(a: Access) -> dict[str, Any]:
+    return {"user": a.user, "client": a.client, "role": a.role, "csrf_token": csrf_token(a.token)}
+
+
+@get("/")
+async def home(request: AnyRequest) -> Response[str] | Redirect:
+    signed_in = await _signed_in_or_redirect(request)
+    if isinstance(signed_in, Redirect):
+        return signed_in
+    user, token = signed_in
+    projects = await asyncio.to_thread(projects_for, runtime_of(request).engine, user.id)
+    return render(
+        "home.html", user=user, projects=projects, csrf_token=csrf_token(token), error=None, name=""
+    )
+
+
+@post("/projects")
+async def new_project(request: AnyRequest) -> Response[str] | Redirect:
+    signed_in = await _signed_in_or_redirect(request)
+    if isinstance(signed_in, Redirect):
+        return signed_in
+    user, token = signed_in
+    form = await request.form()
+    if not csrf_ok(token, form.get(CSRF_FIELD)):
+        return forbidden()
+    engine = runtime_of(request).engine
+    name = form_field(form, "name")
+    try:
+        client = await asyncio.to_thread(create_project, engine, user.id, name)
+    except ValueError as exc:
+        projects = await asyncio.to_thread(projects_for, engine, user.id)
+        return render(
+            "home.html",
+            status_code=400,
+            user=user,
+            projects=projects,
+            csrf_token=csrf_token(token),
+            error=f"The project's name: {exc}.",
+            name=name,
+        )
+    await asyncio.to_thread(
+        audit.record, engine, user.id, client.id, "project_created", {"name": client.name}
+    )
+    return Redirect(path=f"/projects/{client.id}", status_code=303)
+
+
+@get("/projects/{client_id:str}")
+async def project_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
+    access = await _access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    public_url = runtime_of(request).settings.public_url
+    context = _page_context(access) | snippets(public_url, access.client.id)
+    return render("project.html", **context)
+
+
+def snippets(public_url: str, client_id: str) -> dict[str, str]:
+    """Ready-to-paste install code, as plain text: the template escapes it once."""
+    body = json.dumps({"clientId": client_id, "rating": 3, "comment": "Hello from curl"})
+    return {
+        "widget_tag": (
+            f'<script src="{public_url}/widget.js" data-client-id="{client_id}" async></script>'
+        ),
+        "curl_command": (
+            f"curl -X POST {shlex.quote(public_url + '/api/feedback')} \\\n"
+            f"  -H 'Content-Type: application/json' \\\n"
+            f"  -d {shlex.quote(body)}"
+        ),
+    }
+
+
+@get("/projects/{client_id:str}/settings")
+async def settings_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
+    access = await _access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    return await _render_settings(request, access)
+
+
+async def _render_settings(
+    request: AnyRequest, access: Access, *, status_code: int = 200, error: str | None = None
+) -> Response[str]:
+    members = await asyncio.to_thread(list_members, runtime_of(request).engine, access.client.id)
+    return render(
+        "project_settings.html",
+        status_code=status_code,
+        members=members,
+        roles=ROLES,
+        error=error,
+        **_page_context(access),
+    )
+
+
+@post("/projects/{client_id:str}/settings")
+async def settings_submit(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
+    access = await _access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    form = await request.form()
+    if not csrf_ok(access.token, form.get(CSRF_FIELD)):
+        return forbidden()
+    if not access.is_owner:
+        return forbidden(OWNERS_ONLY)
+    action = form_field(form, "action")
+    handler = _ACTIONS.get(action)
+    if handler is None:
+        return await _render_settings(
+            request, access, status_code=400, error="Unknown action; reload the page."
+        )
+    try:
+        done = await handler(request, access, form)
+    except (ValueError, MembershipError) as exc:
+        # InvalidOrigin and the name and role checks are ValueErrors whose
+        # messages are written for people; nothing was saved.
+        return await _render_settings(request, access, status_code=400, error=str(exc))
+    if isinstance(done, Response):
+        return done
+    return Redirect(path=f"/projects/{client_id}/settings", status_code=303)
+
+
+@get("/projects/{client_id:str}/audit")
+async def audit_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
+    access = await _access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    if not access.is_owner:
+        return forbidden(OWNERS_ONLY)
+    entries = await asyncio.to_thread(audit.entries, runtime_of(request).engine, client_id)
+    return render("project_audit.html", entries=entries, **_page_context(access))
+
+
+# Each settings action: raises ValueError (message shown, nothing saved), or
+# returns None (redirect back to the settings) or a response of its own.
+async def _rename(request: AnyRequest, access: Access, form: Any) -> None:
+    name = form_field(form, "name")
+    client = await asyncio.to_thread(
+        update_client, runtime_of(request).engine, access.client.id, name=name
+    )
+    if client is not None:
+        await _record(request, access, "project_renamed", old=access.client.name, new=client.name)
+
+
+async def _change_allowlist(request: AnyRequest, access: Access, form: Any) -> None:
+    action = form_field(form, "action")
+    origin = form_field(form, "origin").strip()
+    if action != "clear_allowlist" and not origin:
+        raise InvalidOrigin("Enter an origin, such as https://app.example.com.")
+    changes: dict[str, Any]
+    if action == "add_origin":
+        changes = {"add_origins": [origin]}
+    elif action == "remove_origin":
+        changes = {"remove_origins": [origin]}
+    else:
+        changes = {"clear_allowlist": True}
+    runtime = runtime_of(request)
+    client = await asyncio.to_thread(update_client, runtime.engine, access.client.id, **changes)
+    # The ingest path caches clients; this process must see the change at once.
+    runtime.clients.forget(access.client.id)
+    if client is not None:
+        await _record(
+            request,
+            access,
+            "allowlist_changed",
+            change=action,
+            origin=origin or None,
+            allowlist=[str(o) for o in client.allowed_origins],
+        )
+
+
+async def _set_screenshots_private(request: AnyRequest, access: Access, form: Any) -> None:
+    private = form_field(form, "private") == "on"
+    runtime = runtime_of(request)
+    await asyncio.to_thread(
+        update_client, runtime.engine, access.client.id, screenshots_private=private
+    )
+    runtime.clients.forget(access.client.id)
+    await _record(request, access, "screenshots_privacy_changed", private=private)
+
+
+async def _add_member(request: AnyRequest, access: Access, form: Any) -> None:
+    engine = runtime_of(request).engine
+    email = form_field(form, "email")
+    role = parse_role(form_field(form, "role"))
+    user = await asyncio.to_thread(find_user_by_email, engine, email)
+    if user is None:
+        raise MembershipError("There is no user with that email; an administrator adds users.")
+    await asyncio.to_thread(add_member, engine, access.client.id, user.id, role)
+    await _record(request, access, "member_added", user_id=user.id, email=user.email, role=role)
+
+
+async def _change_role(request: AnyRequest, access: Access, form: Any) -> None:
+    user_id = form_field(form, "user_id")
+    role = parse_role(form_field(form, "role"))
+    engine = runtime_of(request).engine
+    previous = await asyncio.to_thread(change_role, engine, access.client.id, user_id, role)
+    if previous is not None and previous != role:
+        await _record(
+            request, access, "member_role_changed", user_id=user_id, old=previous, new=role
+        )
+
+
+async def _remove_member(request: AnyRequest, access: Access, form: Any) -> Redirect | None:
+    user_id = form_field(form, "user_id")
+    engine = runtime_of(request).engine
+    previous = await asyncio.to_thread(remove_member, engine, access.client.id, user_id)
+    if previous is None:
+        return None
+    await _record(request, access, "member_removed", user_id=user_id, role=previous)
+    # Removing yourself leaves you nothing to see here.
+    return Redirect(path="/", status_code=303) if user_id == access.user.id else None
+
+
+async def _delete(request: AnyRequest, access: Access, form: Any) -> Redirect:
+    # Typing the name (not ticking a box) makes deleting the wrong project hard.
+    if form_field(form, "confirm_name") != access.client.name:
+        raise ValueError("Type the project's name exactly to delete it.")
+    runtime = runtime_of(request)
+    deleted = await asyncio.to_thread(
+        delete_client, runtime.engine, runtime.blobs, access.client.id
+    )
+    runtime.clients.forget(access.client.id)
+    if deleted:
+        await _record(request, access, "project_deleted", name=access.client.name)
+    return Redirect(path="/", status_code=303)
+
+
+async def _record(request: AnyRequest, access: Access, action: str, **details: Any) -> None:
+    await asyncio.to_thread(
+        audit.record, runtime_of(request).engine, access.user.id, access.client.id, action, details
+    )
+
+
+Action = Callable[[AnyRequest, Access, Any], Awaitable[Response[Any] | None]]
+
+_ACTIONS: dict[str, Action] = {
+    "rename": _rename,
+    "add_origin": _change_allowlist,
+    "remove_origin": _change_allowlist,
+    "clear_allowlist": _change_allowlist,
+    "screenshots": _set_screenshots_private,
+    "add_member": _add_member,
+    "change_role": _change_role,
+    "remove_member": _remove_member,
+    "delete": _delete,
+}
+
+ROUTES = [home, new_project, project_page, settings_page, settings_submit, audit_page]
