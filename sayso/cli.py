@@ -152,6 +152,43 @@ def clients_list(as_json: bool) -> None:
             click.echo(_describe(client))
 
 
+@clients.command("add-member")
+@click.argument("client_id")
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice(["owner", "member", "viewer"]),
+    default="owner",
+    show_default=True,
+    help="owner: everything; member: triage; viewer: read-only.",
+)
+def clients_add_member(client_id: str, email: str, role: str) -> None:
+    """Give a dashboard user access to a client (e.g. one created with `clients create`)."""
+    from sayso.accounts.memberships import MembershipError, add_member, parse_role
+    from sayso.accounts.users import find_user_by_email
+    from sayso.store.audit import record
+    from sayso.store.clients import get_client
+
+    engine = _engine(_settings())
+    if get_client(engine, client_id) is None:
+        raise click.ClickException(f"no client {client_id!r}")
+    user = find_user_by_email(engine, email)
+    if user is None:
+        raise click.ClickException(f"no user {email!r}: create it with `sayso users create`")
+    try:
+        add_member(engine, client_id, user.id, parse_role(role))
+    except MembershipError as exc:
+        raise click.ClickException(str(exc)) from None
+    record(
+        engine,
+        None,
+        client_id,
+        "member_added",
+        {"user_id": user.id, "email": user.email, "role": role, "via": "cli"},
+    )
+    click.echo(f"{user.email} is now {role} of {client_id}", err=True)
+
+
 @clients.command("update")
 @click.argument("client_id")
 @click.option("--name", help="New display name.")

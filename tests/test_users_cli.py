@@ -196,3 +196,30 @@ def test_reset_password_for_an_unknown_email_fails(settings: Settings) -> None:
         "reset-password", new_email("nobody"), "--password-stdin", input=PASSWORD + "\n"
     )
     assert "no user" in output
+
+
+def test_clients_add_member_gives_a_user_access_to_a_cli_created_client(
+    settings: Settings, engine: Engine
+) -> None:
+    from sayso.accounts.memberships import projects_for, role_for
+
+    users = Users(settings)
+    email = new_email("owner")
+    users.ok("create", email, "--password-stdin", input=PASSWORD + "\n")
+    user = find_user_by_email(engine, email)
+    assert user is not None
+    client_id = users.runner.invoke(main, ["clients", "create", "From the CLI"]).stdout.strip()
+    assert role_for(engine, user.id, client_id) is None
+
+    added = users.runner.invoke(
+        main, ["clients", "add-member", client_id, email, "--role", "viewer"]
+    )
+    again = users.runner.invoke(main, ["clients", "add-member", client_id, email])
+    nobody = users.runner.invoke(main, ["clients", "add-member", client_id, "nobody@example.com"])
+
+    assert added.exit_code == 0, added.output
+    assert role_for(engine, user.id, client_id) == "viewer"
+    assert client_id in {client.id for client, _ in projects_for(engine, user.id)}
+    assert again.exit_code != 0
+    assert "already" in again.output
+    assert nobody.exit_code != 0
