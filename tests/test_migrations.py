@@ -27,7 +27,7 @@ from sayso.store import migrate
 from sayso.store.clients import create_client
 from sayso.store.database import SQLITE_BUSY_TIMEOUT_MS, create_db_engine
 from sayso.store.ids import new_sortable_id
-from sayso.store.schema import clients, feedback, metadata
+from sayso.store.schema import clients, feedback, is_search_object, metadata
 
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
 TABLES = {
@@ -49,10 +49,24 @@ def fresh_engine(backend: str, fresh_settings: Callable[..., Settings]) -> Itera
     engine.dispose()
 
 
+def only_declared(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Skip the full-text search objects of migration 0006 and nothing else.
+
+    They exist only in the migration (an FTS5 table and its shadow tables on
+    SQLite, an expression index on PostgreSQL; see schema.py); every other
+    table, column and index is still compared.
+    """
+    return not (reflected and compare_to is None and is_search_object(name, type_))
+
+
 def schema_drift(engine: Engine, target: MetaData = metadata) -> list[object]:
     """What autogenerate would change to make the live database match ``target``."""
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": only_declared}
+        )
         return list(compare_metadata(context, target))
 
 

@@ -3,7 +3,7 @@
 It owns the process lifespan (``on_startup``/``on_shutdown`` start and stop
 the shared ``Runtime``), so the outer dispatcher in ``sayso.app`` can hand it
 the ASGI ``lifespan`` scope unchanged. The pages are in ``auth.py`` (sign-in)
-and ``projects.py``; every response carries the security headers of
+``projects.py`` and ``inbox.py``; every response carries the security headers of
 ``security.py``.
 """
 
@@ -18,6 +18,7 @@ from litestar.datastructures import ResponseHeader, State
 from litestar.exceptions import HTTPException
 
 from sayso.dashboard.auth import ROUTES as AUTH_ROUTES
+from sayso.dashboard.inbox import ROUTES as INBOX_ROUTES
 from sayso.dashboard.pages import STYLESHEET, render
 from sayso.dashboard.projects import ROUTES as PROJECT_ROUTES
 from sayso.dashboard.security import HEADERS
@@ -57,7 +58,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]
 
 def create_dashboard(runtime: Runtime) -> Litestar:
     return Litestar(
-        route_handlers=[*AUTH_ROUTES, *PROJECT_ROUTES, stylesheet],
+        route_handlers=[*AUTH_ROUTES, *PROJECT_ROUTES, *INBOX_ROUTES, stylesheet],
         state=State({"runtime": runtime}),
         exception_handlers={Exception: error_page},
         response_headers=[ResponseHeader(name=k, value=v) for k, v in HEADERS.items()],

@@ -74,7 +74,7 @@ async def _signed_in_or_redirect(request: AnyRequest) -> tuple[User, str] | Redi
     return signed_in
 
 
-async def _access(request: AnyRequest, client_id: str) -> Access | Response[Any]:
+async def project_access(request: AnyRequest, client_id: str) -> Access | Response[Any]:
     """The caller's access to ``client_id``, or the response to send instead (redirect, 404)."""
     signed_in = await _signed_in_or_redirect(request)
     if isinstance(signed_in, Redirect):
@@ -88,7 +88,7 @@ async def _access(request: AnyRequest, client_id: str) -> Access | Response[Any]
     return Access(user, token, client, role)
 
 
-def _page_context(a: Access) -> dict[str, Any]:
+def page_context(a: Access) -> dict[str, Any]:
     return {"user": a.user, "client": a.client, "role": a.role, "csrf_token": csrf_token(a.token)}
 
 
@@ -136,11 +136,11 @@ async def new_project(request: AnyRequest) -> Response[str] | Redirect:
 
 @get("/projects/{client_id:str}")
 async def project_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await _access(request, client_id)
+    access = await project_access(request, client_id)
     if not isinstance(access, Access):
         return access
     public_url = runtime_of(request).settings.public_url
-    context = _page_context(access) | snippets(public_url, access.client.id)
+    context = page_context(access) | snippets(public_url, access.client.id)
     return render("project.html", **context)
 
 
@@ -161,7 +161,7 @@ def snippets(public_url: str, client_id: str) -> dict[str, str]:
 
 @get("/projects/{client_id:str}/settings")
 async def settings_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await _access(request, client_id)
+    access = await project_access(request, client_id)
     if not isinstance(access, Access):
         return access
     return await _render_settings(request, access)
@@ -177,13 +177,13 @@ async def _render_settings(
         members=members,
         roles=ROLES,
         error=error,
-        **_page_context(access),
+        **page_context(access),
     )
 
 
 @post("/projects/{client_id:str}/settings")
 async def settings_submit(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await _access(request, client_id)
+    access = await project_access(request, client_id)
     if not isinstance(access, Access):
         return access
     form = await request.form()
@@ -210,13 +210,13 @@ async def settings_submit(request: AnyRequest, client_id: FromPath[str]) -> Resp
 
 @get("/projects/{client_id:str}/audit")
 async def audit_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await _access(request, client_id)
+    access = await project_access(request, client_id)
     if not isinstance(access, Access):
         return access
     if not access.is_owner:
         return forbidden(OWNERS_ONLY)
     entries = await asyncio.to_thread(audit.entries, runtime_of(request).engine, client_id)
-    return render("project_audit.html", entries=entries, **_page_context(access))
+    return render("project_audit.html", entries=entries, **page_context(access))
 
 
 # Each settings action: raises ValueError (message shown, nothing saved), or

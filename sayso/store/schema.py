@@ -194,6 +194,23 @@ memberships = Table(
     Index(None, "user_id"),
 )
 
+# Full-text search over comments lives outside this metadata (migration 0006):
+# an FTS5 table and its triggers on SQLite, an expression GIN index on
+# PostgreSQL. SQLAlchemy can't declare the first and Alembic doesn't compare
+# the second, so schema comparisons skip exactly these names.
+SEARCH_TABLE_PREFIX = "feedback_fts"  # the FTS5 table and its shadow tables
+SEARCH_INDEX = "ix_feedback_comment_fts"
+
+
+def is_search_object(name: str | None, type_: str) -> bool:
+    """True for the search objects of migration 0006, which schema.py doesn't declare."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name == SEARCH_TABLE_PREFIX or name.startswith(SEARCH_TABLE_PREFIX + "_")
+    return type_ == "index" and name == SEARCH_INDEX
+
+
 # Who did what, and when. ``client_id`` has no foreign key on purpose: a
 # project's entries (its deletion above all) must outlive the project.
 audit_log = Table(

@@ -1,0 +1,172 @@
+"""A project's feedback inbox and each item's detail page.
+
+Members of any role may read both; non-members get the same 404 as on every
+project route (``projects._access``). Everything feedback carries was typed by
+strangers on the internet: it is printed through autoescaping templates only,
+and a URL becomes a link only when it is http(s) — never ``javascript:`` or
+``data:``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from litestar import Response, get
+from litestar.params import FromPath
+from sqlalchemy.engine import RowMapping
+
+from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
+from sayso.dashboard.inbox_query import href, parse, query_pairs, with_environment
+from sayso.dashboard.pages import render
+from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.store import feedback_search
+from sayso.store.clients import as_utc
+
+RATINGS = {1: ("😞", "Terrible"), 2: ("🙁", "Bad"), 3: ("🙂", "Good"), 4: ("😍", "Amazing")}
+EXCERPT = 140
+# http(s) only, and no whitespace or control characters a browser would strip.
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+
+
+def rating_label(rating: int | None) -> str:
+    face_word = RATINGS.get(rating) if rating is not None else None
+    return " ".join(face_word) if face_word else "—"
+
+
+def excerpt(comment: str | None) -> str:
+    if not comment:
+        return ""
+    flat = " ".join(comment.split())
+    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1].rstrip() + "…"
+
+
+def web_url(value: object) -> str | None:
+    """``value`` if it is an http(s) URL safe to put in ``href``/``src``, else None."""
+    return value if isinstance(value, str) and _WEB_URL.fullmatch(value) else None
+
+
+def _when(value: datetime) -> dict[str, str]:
+    utc = as_utc(value)
+    return {"iso": utc.isoformat(), "text": utc.strftime("%Y-%m-%d %H:%M:%S UTC")}
+
+
+def _screenshots(row: RowMapping) -> list[dict[str, Any]]:
+    shots = row["screenshots"]
+    return [s for s in shots if isinstance(s, dict)] if isinstance(shots, list) else []
+
+
+def _item(row: RowMapping) -> dict[str, Any]:
+    """One row as the templates need it: text only; links already vetted."""
+    return {
+        "id": row["id"],
+        "rating": rating_label(row["rating"]),
+        "excerpt": excerpt(row["comment"]),
+        "person": row["user_email"],
+        "page": row["page_title"] or row["page_url"],
+        "environment": row["environment"],
+        "screenshots": len(_screenshots(row)),
+        "replay": row["session_replay_id"] is not None,
+        "when": _when(row["created_at"]),
+    }
+
+
+def _params(request: AnyRequest) -> dict[str, list[str]]:
+    query = request.query_params
+    return {key: list(query.getall(key)) for key in query}
+
+
+@get("/projects/{client_id:str}/inbox")
+async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
+    access = await project_access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    engine = runtime_of(request).engine
+    parsed = parse(_params(request))
+    filters = parsed.filters
+    if parsed.before is not None and not await asyncio.to_thread(
+        feedback_search.exists, engine, client_id, parsed.before
+    ):
+        parsed.notes.append("Ignored before: no such feedback in this project.")
+        parsed.before = None
+    page, envs = await asyncio.gather(
+        asyncio.to_thread(feedback_search.find, engine, client_id, filters, before=parsed.before),
+        asyncio.to_thread(feedback_search.environments, engine, client_id),
+    )
+    base = f"/projects/{client_id}/inbox"
+    switcher = [
+        {
+            "label": label,
+            "href": href(base, with_environment(filters, env)),
+            "current": env == filters.environment,
+        }
+        for label, env in [("Default", None), *((e, e) for e in envs)]
+    ]
+    if filters.environment is not None and filters.environment not in envs:
+        switcher.append(
+            {"label": filters.environment, "href": href(base, filters), "current": True}
+        )
+    return render(
+        "inbox.html",
+        items=[_item(row) for row in page.rows],
+        filters=filters,
+        notes=parsed.notes,
+        switcher=switcher,
+        older=href(base, filters, [("before", page.older)]) if page.older else None,
+        newest=href(base, filters) if parsed.before else None,
+        ratings=RATINGS,
+        has_kinds=feedback_search.HAS_KINDS,
+        from_value=filters.created_from.date().isoformat() if filters.created_from else "",
+        to_value=_to_value(filters),
+        meta_value="=".join(filters.meta) if filters.meta else "",
+        **page_context(access),
+    )
+
+
+def _to_value(filters: feedback_search.Filters) -> str:
+    return dict(query_pairs(filters)).get("to", "")
+
+
+def _metadata_text(value: object) -> object:
+    """Nested dicts and lists stay structured; every leaf becomes text."""
+    if isinstance(value, dict):
+        return {str(k): _metadata_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_metadata_text(v) for v in value]
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@get("/projects/{client_id:str}/feedback/{feedback_id:str}")
+async def feedback_page(
+    request: AnyRequest, client_id: FromPath[str], feedback_id: FromPath[str]
+) -> Response[Any]:
+    access = await project_access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    engine = runtime_of(request).engine
+    row = await asyncio.to_thread(feedback_search.get, engine, client_id, feedback_id)
+    if row is None:
+        return not_found()
+    others = await asyncio.to_thread(feedback_search.from_same_person, engine, client_id, row)
+    shots = [
+        {"url": web_url(s.get("url")), "name": str(s.get("fileName") or s.get("url") or "")}
+        for s in _screenshots(row)
+    ]
+    return render(
+        "feedback.html",
+        item=_item(row),
+        row=row,
+        comment=row["comment"],
+        page_link=web_url(row["page_url"]),
+        referrer_link=web_url(row["referrer"]),
+        shots=shots,
+        metadata=_metadata_text(row["metadata"]) if row["metadata"] is not None else None,
+        others=[_item(other) for other in others],
+        **page_context(access),
+    )
+
+
+ROUTES = [inbox_page, feedback_page]

@@ -1,0 +1,228 @@
+"""Finding feedback for the dashboard's inbox: filters, full-text search, keyset pages.
+
+One interface over both databases; the few places they differ (JSON access,
+array length, full-text search) branch on the dialect here and nowhere else.
+Every value a person typed reaches the database as a bound parameter.
+
+Full-text search is migration 0006: an FTS5 table kept in step by triggers on
+SQLite, a ``to_tsvector('simple', …)`` expression index on PostgreSQL. The
+expressions below must stay textually identical to that index, or PostgreSQL
+won't use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.engine import RowMapping
+
+from sayso.store.clients import as_utc
+from sayso.store.schema import feedback
+
+PAGE_SIZE = 50
+HAS_KINDS = ("comment", "screenshot", "replay")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """A validated inbox query. ``environment`` None is the default inbox (no environment)."""
+
+    environment: str | None = None
+    ratings: tuple[int, ...] = ()
+    has: tuple[str, ...] = ()
+    created_from: datetime | None = None  # inclusive, UTC
+    created_before: datetime | None = None  # exclusive, UTC
+    page: str | None = None
+    person: str | None = None
+    meta: tuple[str, str] | None = None
+    q: str | None = None
+
+
+def _dialect(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+def _has(kind: str, dialect: str) -> ColumnElement[bool]:
+    if kind == "comment":
+        return and_(feedback.c.comment.is_not(None), feedback.c.comment != "")
+    if kind == "replay":
+        return feedback.c.session_replay_id.is_not(None)
+    length = "jsonb_array_length" if dialect == "postgresql" else "json_array_length"
+    return and_(
+        feedback.c.screenshots.is_not(None), getattr(func, length)(feedback.c.screenshots) > 0
+    )
+
+
+def _meta(key: str, value: str, dialect: str) -> ColumnElement[bool]:
+    extracted: ColumnElement[str]
+    if dialect == "postgresql":
+        # metadata->>'key': the key is a bound text parameter, never SQL.
+        extracted = feedback.c.metadata.op("->>", return_type=Text)(literal(key, Text))
+    else:
+        # The key is validated (no quotes or backslashes) before it gets here, and
+        # the JSON path is bound too. CAST: numbers compare as their text, like ->>.
+        path = bindparam("meta_path", f'$."{key}"', type_=String)
+        extracted = cast(func.json_extract(feedback.c.metadata, path), Text)
+    return extracted == literal(value, Text)
+
+
+def fts5_query(words: str) -> str:
+    """Each word of ``words`` as a quoted FTS5 string, all required (like ``plainto_tsquery``).
+
+    Quoting makes FTS5's own syntax (AND, NEAR, *, column filters) inert.
+    """
+    # FTS5 reads its query as a C string: a NUL would cut it short mid-quote.
+    cleaned = words.replace("\x00", " ")
+    terms = [w.replace('"', '""') for w in re.split(r"\s+", cleaned.strip()) if w]
+    return " ".join(f'"{term}"' for term in terms)
+
+
+def _search(q: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return text(
+            "to_tsvector('simple', coalesce(feedback.comment, '')) "
+            "@@ plainto_tsquery('simple', :search_q)"
+        ).bindparams(search_q=q)  # type: ignore[return-value]
+    query = fts5_query(q)
+    if not query:
+        return true()
+    matches = text("SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH :search_q")
+    return literal_column("feedback.rowid").in_(
+        matches.bindparams(search_q=query).columns(literal_column("rowid"))
+    )
+
+
+def _where(client_id: str, filters: Filters, dialect: str) -> list[ColumnElement[bool]]:
+    c = feedback.c
+    conditions: list[ColumnElement[bool]] = [c.client_id == client_id]
+    if filters.environment is None:
+        conditions.append(c.environment.is_(None))
+    else:
+        conditions.append(c.environment == filters.environment)
+    if filters.ratings:
+        conditions.append(c.rating.in_(filters.ratings))
+    conditions.extend(_has(kind, dialect) for kind in filters.has)
+    # SQLite keeps UTC wall-clock text: bounds must be UTC as well.
+    if filters.created_from is not None:
+        conditions.append(c.created_at >= as_utc(filters.created_from))
+    if filters.created_before is not None:
+        conditions.append(c.created_at < as_utc(filters.created_before))
+    if filters.page:
+        conditions.append(func.lower(c.page_url).contains(filters.page.lower(), autoescape=True))
+    if filters.person:
+        conditions.append(func.lower(c.user_email) == filters.person.lower())
+    if filters.meta is not None:
+        conditions.append(_meta(*filters.meta, dialect))
+    if filters.q:
+        conditions.append(_search(filters.q, dialect))
+    return conditions
+
+
+def _newest_first(query: Select[tuple[object, ...]]) -> Select[tuple[object, ...]]:
+    return query.order_by(feedback.c.created_at.desc(), feedback.c.id.desc())
+
+
+def exists(engine: Engine, client_id: str, feedback_id: str) -> bool:
+    query = select(feedback.c.id).where(
+        feedback.c.client_id == client_id, feedback.c.id == feedback_id
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[RowMapping]
+    older: str | None  # the ``before`` id for the next page, if there is one
+
+
+def find(
+    engine: Engine,
+    client_id: str,
+    filters: Filters,
+    *,
+    before: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """One page of matching feedback, newest first; ``before`` is the last id of the previous page.
+
+    Keyset pagination on (created_at, id): the page after a row is everything
+    strictly older than it in that order, so rows arriving meanwhile never
+    shift a page (no gaps, no repeats).
+    """
+    conditions = _where(client_id, filters, _dialect(engine))
+    if before is not None:
+        # The boundary row's own timestamp, read in SQL (no round trip through Python).
+        boundary = (
+            select(feedback.c.created_at)
+            .where(feedback.c.client_id == client_id, feedback.c.id == before)
+            .scalar_subquery()
+        )
+        conditions.append(
+            or_(
+                feedback.c.created_at < boundary,
+                and_(feedback.c.created_at == boundary, feedback.c.id < before),
+            )
+        )
+    query = _newest_first(select(feedback).where(*conditions)).limit(limit + 1)
+    with engine.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+    if len(rows) > limit:
+        return Page(rows[:limit], str(rows[limit - 1]["id"]))
+    return Page(rows, None)
+
+
+def environments(engine: Engine, client_id: str) -> list[str]:
+    """The named environments this project's feedback has used, alphabetically."""
+    query = (
+        select(feedback.c.environment)
+        .where(feedback.c.client_id == client_id, feedback.c.environment.is_not(None))
+        .distinct()
+        .order_by(feedback.c.environment)
+    )
+    with engine.connect() as conn:
+        return [str(env) for env in conn.execute(query).scalars()]
+
+
+def get(engine: Engine, client_id: str, feedback_id: str) -> RowMapping | None:
+    """One feedback item, only if it belongs to ``client_id``."""
+    query = select(feedback).where(feedback.c.client_id == client_id, feedback.c.id == feedback_id)
+    with engine.connect() as conn:
+        return conn.execute(query).mappings().first()
+
+
+def from_same_person(
+    engine: Engine, client_id: str, row: RowMapping, limit: int = 10
+) -> list[RowMapping]:
+    """Other feedback in this project with the same ``user_email``, newest first."""
+    email = row["user_email"]
+    if not email:
+        return []
+    query = _newest_first(
+        select(feedback).where(
+            feedback.c.client_id == client_id,
+            func.lower(feedback.c.user_email) == str(email).lower(),
+            feedback.c.id != row["id"],
+        )
+    ).limit(limit)
+    with engine.connect() as conn:
+        return list(conn.execute(query).mappings())
