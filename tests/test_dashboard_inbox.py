@@ -312,6 +312,23 @@ def test_feedback_of_another_project_is_404_and_so_are_non_members(
         assert anonymous.get(f"/projects/{mine}/inbox").headers["location"] == "/login"
 
 
+def test_impossible_ids_in_the_path_are_404_not_a_database_error(
+    site: LiveServer,
+    people: Callable[[str], Browser],
+) -> None:
+    # A NUL would make PostgreSQL refuse the query: such ids must never reach it.
+    ana = people("ana")
+    mine = ana.create_project("Mine")
+    for path in (
+        "/projects/%00x/inbox",
+        "/projects/%00x/settings",
+        f"/projects/{'c' * 200}",
+        f"/projects/{mine}/feedback/%00x",
+        f"/projects/{mine}/feedback/{'a' * 200}",
+    ):
+        assert ana.http.get(path).status_code == 404, path
+
+
 def test_viewers_and_members_can_read_the_inbox_and_the_detail_page(
     site: LiveServer,
     people: Callable[[str], Browser],

@@ -18,7 +18,7 @@ from typing import Literal, cast
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from sayso.store.clients import Client, create_client
+from sayso.store.clients import Client, insert_client
 from sayso.store.schema import clients, memberships, users
 
 Role = Literal["owner", "member", "viewer"]
@@ -72,8 +72,9 @@ def projects_for(engine: Engine, user_id: str) -> list[tuple[Client, Role]]:
 
 def create_project(engine: Engine, owner_user_id: str, name: str) -> Client:
     """A new client with ``owner_user_id`` as its owner; raises ``ValueError`` on a bad name."""
-    client = create_client(engine, name)
+    # One transaction: a project must never exist without its owner.
     with engine.begin() as conn:
+        client = insert_client(conn, name)
         _insert(conn, client.id, owner_user_id, "owner")
     return client
 

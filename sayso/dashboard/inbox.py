@@ -25,6 +25,7 @@ from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.store import feedback_search
 from sayso.store.clients import as_utc
+from sayso.store.ids import possible_sortable_id
 
 RATINGS = {1: ("😞", "Terrible"), 2: ("🙁", "Bad"), 3: ("🙂", "Good"), 4: ("😍", "Amazing")}
 EXCERPT = 140
@@ -147,7 +148,9 @@ async def feedback_page(
     if not isinstance(access, Access):
         return access
     engine = runtime_of(request).engine
-    row = await asyncio.to_thread(feedback_search.get, engine, client_id, feedback_id)
+    row = None
+    if possible_sortable_id(feedback_id):
+        row = await asyncio.to_thread(feedback_search.get, engine, client_id, feedback_id)
     if row is None:
         return not_found()
     others = await asyncio.to_thread(feedback_search.from_same_person, engine, client_id, row)

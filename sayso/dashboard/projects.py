@@ -48,7 +48,13 @@ from sayso.dashboard.pages import render
 from sayso.dashboard.security import CSRF_FIELD, csrf_ok, csrf_token
 from sayso.origins import InvalidOrigin
 from sayso.store import audit
-from sayso.store.clients import Client, delete_client, get_client, update_client
+from sayso.store.clients import (
+    Client,
+    delete_client,
+    get_client,
+    possible_client_id,
+    update_client,
+)
 
 OWNERS_ONLY = "Only the project's owners can do that."
 
@@ -80,6 +86,8 @@ async def project_access(request: AnyRequest, client_id: str) -> Access | Respon
     if isinstance(signed_in, Redirect):
         return signed_in
     user, token = signed_in
+    if not possible_client_id(client_id):
+        return not_found()
     engine = runtime_of(request).engine
     role = await asyncio.to_thread(role_for, engine, user.id, client_id)
     client = await asyncio.to_thread(get_client, engine, client_id) if role else None

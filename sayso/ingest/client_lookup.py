@@ -15,10 +15,9 @@ import time
 
 from sqlalchemy import Engine
 
-from sayso.store.clients import Client, get_client
+from sayso.store.clients import Client, get_client, possible_client_id
 
 MAX_ENTRIES = 10_000
-MAX_CLIENT_ID_LENGTH = 64
 
 
 class ClientLookup:
@@ -28,8 +27,8 @@ class ClientLookup:
         self._entries: dict[str, tuple[float, Client | None]] = {}
 
     async def get(self, client_id: str) -> Client | None:
-        if not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH or "\x00" in client_id:
-            return None  # can't exist, and PostgreSQL can't even compare a NUL
+        if not possible_client_id(client_id):
+            return None
         now = time.monotonic()
         entry = self._entries.get(client_id)
         if entry is not None and entry[0] > now:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, RowMapping, delete, select
+from sqlalchemy import Connection, Engine, RowMapping, delete, select
 
 from sayso.origins import InvalidOrigin, Origin, parse_allowlist_entry
 from sayso.store.blobs import BlobStore
@@ -17,6 +17,13 @@ from sayso.store.schema import clients, screenshots
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
+MAX_ID_LENGTH = 64  # the width of clients.id
+
+
+def possible_client_id(value: str) -> bool:
+    """Whether ``value`` could be a client id at all. Anything else is unknown
+    without a query — and a NUL would make PostgreSQL refuse the query itself."""
+    return 0 < len(value) <= MAX_ID_LENGTH and "\x00" not in value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +62,25 @@ def normalise_allowlist(entries: Iterable[str]) -> list[str]:
 
 
 def create_client(engine: Engine, name: str, allowed_origins: Iterable[str] = ()) -> Client:
+    with engine.begin() as conn:
+        return insert_client(conn, name, allowed_origins)
+
+
+def insert_client(conn: Connection, name: str, allowed_origins: Iterable[str] = ()) -> Client:
+    """``create_client`` inside the caller's transaction (to add rows that belong with it)."""
     name = _clean_name(name)
     origins = normalise_allowlist(allowed_origins)
     now = datetime.now(UTC)
     client_id = new_client_id()
-    with engine.begin() as conn:
-        conn.execute(
-            clients.insert().values(
-                id=client_id,
-                name=name,
-                allowed_origins=origins,
-                created_at=now,
-                updated_at=now,
-            )
+    conn.execute(
+        clients.insert().values(
+            id=client_id,
+            name=name,
+            allowed_origins=origins,
+            created_at=now,
+            updated_at=now,
         )
+    )
     return Client(client_id, name, tuple(map(parse_allowlist_entry, origins)), now)
 
 

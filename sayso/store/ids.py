@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import string
 import threading
@@ -52,3 +53,11 @@ def new_sortable_id(now_ms: int | None = None) -> str:
         now_ms = time.time_ns() // 1_000_000
     raw = now_ms.to_bytes(6, "big") + random_bytes(10)  # 128 bits
     return base64.b32encode(raw)[:26].translate(_TO_CROCKFORD).decode()
+
+
+_SORTABLE_ID = re.compile(r"[0-9a-z]{26}")
+
+
+def possible_sortable_id(value: str) -> bool:
+    """Whether ``value`` has the shape ``new_sortable_id`` gives (checked before any query)."""
+    return _SORTABLE_ID.fullmatch(value) is not None
