@@ -523,3 +523,33 @@ def test_every_project_form_without_its_csrf_token_is_refused_and_changes_nothin
     assert role_for(db(site), user_id(site, bea.email), client_id) is None
     assert len(entries(db(site), client_id)) == before
     assert "Forged" not in ana.http.get("/").text
+
+
+def test_a_nul_in_any_form_field_is_refused_like_a_missing_value_never_a_500(
+    site: LiveServer, people: Callable[[str], Browser]
+) -> None:
+    # PostgreSQL refuses queries carrying a NUL; no form may pass one through.
+    ana = people("ana")
+    mine = ana.create_project("Mine")
+    for action in ("rename", "add_origin", "change_role", "remove_member", "add_member", "delete"):
+        response = ana.settings(
+            mine,
+            action=action,
+            name="n\x00",
+            origin="https://a\x00.com",
+            email="a\x00@x.com",
+            role="own\x00er",
+            user_id="u\x00",
+            confirm="M\x00ine",
+        )
+        assert response.status_code < 500, action
+    assert (
+        ana.http.post("/projects", data={"name": "x\x00", "csrf_token": ana.token}).status_code
+        == 400
+    )
+    with httpx.Client(base_url=site.url, timeout=30) as anonymous:
+        token = form_token(anonymous.get("/login"))
+        response = anonymous.post(
+            "/login", data={"email": "a\x00@example.com", "password": "p\x00", "csrf_token": token}
+        )
+        assert response.status_code == 400

@@ -94,8 +94,14 @@ async def _start_session(request: AnyRequest, user: User) -> Redirect:
 
 
 def form_field(form: Any, name: str) -> str:
+    """A text field of a submitted form; "" when absent, not text, or holding a NUL.
+
+    Every form value the dashboard reads comes through here. A NUL can't be in
+    any legitimate value, and PostgreSQL refuses queries that carry one, so it
+    is treated as no value at all (each form then says what is missing).
+    """
     value = form.get(name, "")
-    return value if isinstance(value, str) else ""
+    return value if isinstance(value, str) and "\x00" not in value else ""
 
 
 @get("/setup")
