@@ -165,6 +165,8 @@ def test_prepared_inserts_round_trip_every_column_through_sqlalchemy(engine: Eng
     back = read(engine, row["id"])
     assert back is not None
     assert as_utc(back.pop("created_at")) == created
+    # status is the database's default, never written by ingest.
+    assert back.pop("status") == "new"
     assert back == {k: v for k, v in row.items() if k != "created_at"}
 
 

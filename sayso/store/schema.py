@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -84,7 +85,10 @@ feedback = Table(
     # The submitter's Idempotency-Key header: a retried submission with the same
     # key is answered with the first one's id instead of being stored twice.
     Column("idempotency_key", String(255), nullable=True),
+    # Triage: new → in_progress → resolved, or archived (spam, noise).
+    Column("status", String(16), nullable=False, server_default="new"),
     Index(None, "client_id", "created_at", "id"),
+    Index(None, "client_id", "environment", "created_at", "id"),
     Index(None, "client_id", "idempotency_key", unique=True),
 )
 
@@ -228,4 +232,84 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("details", JSONType, nullable=True),
     Index(None, "client_id", "at"),
+)
+
+
+# Triage labels, per feedback. ``client_id`` is repeated so "every tag of this
+# project" and "feedback tagged X" are index lookups.
+feedback_tags = Table(
+    "feedback_tags",
+    metadata,
+    Column(
+        "feedback_id",
+        String(32),
+        ForeignKey("feedback.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tag", String(40), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Index(None, "client_id", "tag"),
+)
+
+# Internal notes: the team's conversation about a piece of feedback, never
+# shown to the person who gave it.
+feedback_notes = Table(
+    "feedback_notes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "feedback_id",
+        String(32),
+        ForeignKey("feedback.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "author_user_id",
+        String(32),
+        ForeignKey("users.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "feedback_id", "created_at"),
+)
+
+# Daily rollups for the overview, kept in step by triggers (migration 0007) so
+# the charts never scan ``feedback``. environment '' is the default inbox,
+# rating 0 is "no rating"; page is the URL without query and fragment.
+feedback_daily = Table(
+    "feedback_daily",
+    metadata,
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("environment", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("rating", SmallInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+feedback_pages_daily = Table(
+    "feedback_pages_daily",
+    metadata,
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("environment", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("page", String(500), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("rating_sum", BigInteger, nullable=False),
+    Column("rated_count", BigInteger, nullable=False),
 )

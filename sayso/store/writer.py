@@ -79,7 +79,9 @@ class PreparedInsert:
         quote = dialect.identifier_preparer.quote
         names, placeholders = [], []
         converters: list[tuple[str, Callable[[Any], Any] | None]] = []
-        for column in table.columns:
+        # Columns with a server default (triage status) are the database's to
+        # fill: ingest never sets them.
+        for column in [c for c in table.columns if c.server_default is None]:
             is_json = isinstance(column.type, JSON)
             names.append(quote(column.name))
             if sqlite:
