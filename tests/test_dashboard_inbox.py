@@ -27,7 +27,7 @@ from tests.test_dashboard_projects import Browser, db
 site = test_dashboard_projects.site
 people = test_dashboard_projects.people
 
-ROW = re.compile(r'<tr class="feedback-row">(.*?)</tr>', re.S)
+ROW = re.compile(r'<tr class="feedback-row"[^>]*>(.*?)</tr>', re.S)
 ROW_ID = re.compile(r'href="/projects/client_\w+/feedback/(\w+)"')
 PAYLOADS = [
     "<script>alert(1)</script>",

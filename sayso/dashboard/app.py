@@ -22,6 +22,7 @@ from sayso.dashboard.inbox import ROUTES as INBOX_ROUTES
 from sayso.dashboard.pages import STYLESHEET, render
 from sayso.dashboard.projects import ROUTES as PROJECT_ROUTES
 from sayso.dashboard.security import HEADERS
+from sayso.dashboard.triage import ROUTES as TRIAGE_ROUTES
 
 if TYPE_CHECKING:
     from sayso.app import Runtime
@@ -58,7 +59,13 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]
 
 def create_dashboard(runtime: Runtime) -> Litestar:
     return Litestar(
-        route_handlers=[*AUTH_ROUTES, *PROJECT_ROUTES, *INBOX_ROUTES, stylesheet],
+        route_handlers=[
+            *AUTH_ROUTES,
+            *PROJECT_ROUTES,
+            *INBOX_ROUTES,
+            *TRIAGE_ROUTES,
+            stylesheet,
+        ],
         state=State({"runtime": runtime}),
         exception_handlers={Exception: error_page},
         response_headers=[ResponseHeader(name=k, value=v) for k, v in HEADERS.items()],

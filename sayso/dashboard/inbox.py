@@ -23,7 +23,7 @@ from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
 from sayso.dashboard.inbox_query import href, parse, query_pairs, with_environment
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
-from sayso.store import feedback_search
+from sayso.store import feedback_search, triage
 from sayso.store.clients import as_utc
 from sayso.store.ids import possible_sortable_id
 
@@ -60,9 +60,12 @@ def _screenshots(row: RowMapping) -> list[dict[str, Any]]:
     return [s for s in shots if isinstance(s, dict)] if isinstance(shots, list) else []
 
 
-def _item(row: RowMapping) -> dict[str, Any]:
+def _item(row: RowMapping, tags: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """One row as the templates need it: text only; links already vetted."""
     return {
+        "status": row["status"],
+        "status_label": triage.STATUS_LABELS.get(row["status"], row["status"]),
+        "tags": (tags or {}).get(row["id"], []),
         "id": row["id"],
         "rating": rating_label(row["rating"]),
         "excerpt": excerpt(row["comment"]),
@@ -93,10 +96,12 @@ async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[
     ):
         parsed.notes.append("Ignored before: no such feedback in this project.")
         parsed.before = None
-    page, envs = await asyncio.gather(
+    page, envs, project_tags = await asyncio.gather(
         asyncio.to_thread(feedback_search.find, engine, client_id, filters, before=parsed.before),
         asyncio.to_thread(feedback_search.environments, engine, client_id),
+        asyncio.to_thread(triage.project_tags, engine, client_id),
     )
+    tags = await asyncio.to_thread(triage.tags_for, engine, [r["id"] for r in page.rows])
     base = f"/projects/{client_id}/inbox"
     switcher = [
         {
@@ -110,9 +115,18 @@ async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[
         switcher.append(
             {"label": filters.environment, "href": href(base, filters), "current": True}
         )
+    here = href(base, filters, [("before", parsed.before)] if parsed.before else [])
+    export = f"/projects/{client_id}/export"
     return render(
         "inbox.html",
-        items=[_item(row) for row in page.rows],
+        items=[_item(row, tags) for row in page.rows],
+        statuses=triage.STATUS_LABELS,
+        status_summary=_status_summary(filters),
+        tags=project_tags,
+        can_triage=access.role != "viewer",
+        here=here,
+        export_csv=href(export, filters, [("format", "csv")]),
+        export_json=href(export, filters, [("format", "json")]),
         filters=filters,
         notes=parsed.notes,
         switcher=switcher,
@@ -125,6 +139,12 @@ async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[
         meta_value="=".join(filters.meta) if filters.meta else "",
         **page_context(access),
     )
+
+
+def _status_summary(filters: feedback_search.Filters) -> str:
+    if not filters.statuses:
+        return "all but archived"
+    return ", ".join(triage.STATUS_LABELS[s].lower() for s in filters.statuses)
 
 
 def _to_value(filters: feedback_search.Filters) -> str:
@@ -153,14 +173,24 @@ async def feedback_page(
         row = await asyncio.to_thread(feedback_search.get, engine, client_id, feedback_id)
     if row is None:
         return not_found()
-    others = await asyncio.to_thread(feedback_search.from_same_person, engine, client_id, row)
+    others, notes, project_tags = await asyncio.gather(
+        asyncio.to_thread(feedback_search.from_same_person, engine, client_id, row),
+        asyncio.to_thread(triage.notes_for, engine, feedback_id),
+        asyncio.to_thread(triage.project_tags, engine, client_id),
+    )
+    tags = await asyncio.to_thread(triage.tags_for, engine, [feedback_id])
     shots = [
         {"url": web_url(s.get("url")), "name": str(s.get("fileName") or s.get("url") or "")}
         for s in _screenshots(row)
     ]
     return render(
         "feedback.html",
-        item=_item(row),
+        item=_item(row, tags),
+        statuses=triage.STATUS_LABELS,
+        can_triage=access.role != "viewer",
+        here=f"/projects/{client_id}/feedback/{feedback_id}",
+        tags=project_tags,
+        notes=[{"author": n.author, "body": n.body, "when": _when(n.created_at)} for n in notes],
         row=row,
         comment=row["comment"],
         page_link=web_url(row["page_url"]),

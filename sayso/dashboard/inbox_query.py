@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from sayso.store.feedback_search import HAS_KINDS, Filters
+from sayso.store.triage import STATUSES, clean_tag
 
 MAX_TEXT = 200
 # Metadata keys become part of a JSON path on SQLite; quotes, backslashes and
@@ -84,6 +85,18 @@ def parse(params: Mapping[str, list[str]]) -> InboxQuery:
             meta = (key.strip(), value.strip())
         else:
             notes.append(f"Ignored meta={raw_meta!r}: use key=value (a top-level key).")
+    statuses: list[str] = []
+    for raw in params.get("status", []):
+        if raw in STATUSES:
+            statuses.append(raw)
+        elif raw.strip():
+            notes.append(f"Ignored status={raw!r}: use new, in_progress, resolved or archived.")
+    tag = None
+    if one("tag").strip():
+        try:
+            tag = clean_tag(one("tag"))
+        except ValueError as exc:
+            notes.append(f"Ignored tag: {exc}")
     before = one("before").strip() or None
     if before is not None and not _ID.fullmatch(before):
         notes.append("Ignored before: not a feedback id.")
@@ -99,6 +112,8 @@ def parse(params: Mapping[str, list[str]]) -> InboxQuery:
         person=_text(one("person"), "person", notes),
         meta=meta,
         q=_text(one("q"), "q", notes),
+        statuses=tuple(k for k in STATUSES if k in statuses),
+        tag=tag,
     )
     return InboxQuery(filters, before, notes)
 
@@ -110,6 +125,9 @@ def query_pairs(filters: Filters) -> list[tuple[str, str]]:
         pairs.append(("env", filters.environment))
     pairs += [("rating", str(r)) for r in filters.ratings]
     pairs += [("has", k) for k in filters.has]
+    pairs += [("status", k) for k in filters.statuses]
+    if filters.tag:
+        pairs.append(("tag", filters.tag))
     if filters.created_from is not None:
         pairs.append(("from", filters.created_from.date().isoformat()))
     if filters.created_before is not None:

@@ -36,7 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 
 from sayso.store.clients import as_utc
-from sayso.store.schema import feedback
+from sayso.store.schema import feedback, feedback_tags
+from sayso.store.triage import DEFAULT_STATUSES
 
 PAGE_SIZE = 50
 HAS_KINDS = ("comment", "screenshot", "replay")
@@ -55,6 +56,9 @@ class Filters:
     person: str | None = None
     meta: tuple[str, str] | None = None
     q: str | None = None
+    # Empty: every status but archived (see triage.DEFAULT_STATUSES).
+    statuses: tuple[str, ...] = ()
+    tag: str | None = None
 
 
 def _dialect(engine: Engine) -> str:
@@ -134,6 +138,12 @@ def _where(client_id: str, filters: Filters, dialect: str) -> list[ColumnElement
         conditions.append(_meta(*filters.meta, dialect))
     if filters.q:
         conditions.append(_search(filters.q, dialect))
+    conditions.append(c.status.in_(filters.statuses or DEFAULT_STATUSES))
+    if filters.tag:
+        tagged = select(feedback_tags.c.feedback_id).where(
+            feedback_tags.c.client_id == client_id, feedback_tags.c.tag == filters.tag
+        )
+        conditions.append(c.id.in_(tagged))
     return conditions
 
 

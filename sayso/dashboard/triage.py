@@ -1,0 +1,100 @@
+"""Triage actions: status, tags and notes, on one item or on a selection.
+
+One POST endpoint serves the inbox's bulk bar, the detail page's buttons and
+the keyboard shortcuts (which submit the same forms). Members and owners may
+triage; viewers only read. After the change the browser goes back to where it
+came from — ``next`` is accepted only when it is one of this project's own
+pages, so the form can't be used to bounce someone to another site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from litestar import Response, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from sayso.dashboard.auth import AnyRequest, forbidden, form_field, runtime_of
+from sayso.dashboard.pages import render
+from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.dashboard.security import CSRF_FIELD, csrf_ok
+from sayso.store import triage
+from sayso.store.ids import possible_sortable_id
+
+VIEWERS_READ_ONLY = "Viewers can read feedback but not triage it."
+# A path on this project, with an optional query; no scheme, host or "//".
+_NEXT = re.compile(r"/projects/[A-Za-z0-9_]{1,64}(/[A-Za-z0-9_/-]*)?(\?[^\s#\\]*)?")
+
+
+def _next_url(form: Any, client_id: str) -> str:
+    target = form_field(form, "next")
+    prefix = f"/projects/{client_id}"
+    if _NEXT.fullmatch(target) and (
+        target == prefix or target.startswith((prefix + "/", prefix + "?"))
+    ):
+        return target
+    return f"{prefix}/inbox"
+
+
+def _selected_ids(form: Any) -> list[str]:
+    values = form.getall("ids", [])
+    ids = [v for v in values if isinstance(v, str) and possible_sortable_id(v)]
+    return list(dict.fromkeys(ids))[: triage.MAX_SELECTION]
+
+
+async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
+    """Run the submitted action; raises ValueError with a message for people."""
+    engine = runtime_of(request).engine
+    client_id = access.client.id
+    action = form_field(form, "action")
+    ids = _selected_ids(form)
+    if action.startswith("status:"):
+        status = action.removeprefix("status:")
+        if status not in triage.STATUSES:
+            raise ValueError("Choose a status.")
+        if not ids:
+            raise ValueError("Select some feedback first.")
+        await asyncio.to_thread(triage.set_status, engine, client_id, ids, status)
+    elif action in {"add_tag", "remove_tag"}:
+        tag = triage.clean_tag(form_field(form, "tag"))
+        if not ids:
+            raise ValueError("Select some feedback first.")
+        change = triage.add_tag if action == "add_tag" else triage.remove_tag
+        await asyncio.to_thread(change, engine, client_id, ids, tag)
+    elif action == "note":
+        body = triage.clean_note(form_field(form, "body"))
+        if len(ids) != 1:
+            raise ValueError("A note belongs to exactly one feedback item.")
+        added = await asyncio.to_thread(
+            triage.add_note, engine, client_id, ids[0], access.user.id, body
+        )
+        if not added:
+            raise ValueError("That feedback no longer exists.")
+    else:
+        raise ValueError("Unknown action; reload the page and try again.")
+
+
+@post("/projects/{client_id:str}/triage")
+async def triage_submit(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
+    access = await project_access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    form = await request.form()
+    if not csrf_ok(access.token, form.get(CSRF_FIELD)):
+        return forbidden()
+    if access.role == "viewer":
+        return forbidden(VIEWERS_READ_ONLY)
+    back = _next_url(form, client_id)
+    try:
+        await _apply(access, request, form)
+    except ValueError as exc:
+        return render(
+            "triage_error.html", status_code=400, error=str(exc), back=back, **page_context(access)
+        )
+    return Redirect(path=back, status_code=303)
+
+
+ROUTES = [triage_submit]
