@@ -1,6 +1,6 @@
 """Feedback as JSON Lines or CSV, with the public API's field names.
 
-Used by ``sayso feedback export`` (and, later, the dashboard's export button).
+Used by ``sayso feedback export`` and the dashboard's export links.
 CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return) are prefixed with ``'``: a visitor's
 comment must never become code on a teammate's machine.
@@ -36,6 +36,7 @@ FIELDS: dict[str, str] = {
     "replayOffsetMs": "replay_offset_ms",
     "origin": "origin",
     "userAgent": "user_agent",
+    "status": "status",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -67,11 +68,15 @@ def _csv_cell(value: Any) -> str:
     return text
 
 
+def csv_row(row: RowMapping) -> list[str]:
+    return [_csv_cell(v) for v in as_record(row).values()]
+
+
 def write_csv(rows: Iterable[RowMapping], out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow(FIELDS)
     count = 0
     for row in rows:
-        writer.writerow([_csv_cell(v) for v in as_record(row).values()])
+        writer.writerow(csv_row(row))
         count += 1
     return count

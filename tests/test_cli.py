@@ -35,7 +35,7 @@ from tests.reference import API_FIELDS, FULL_EXAMPLE
 
 CLIENT_ID = re.compile(r"^client_[A-Za-z0-9_-]{16,}$")
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-EXPORT_KEYS = ["id", "createdAt", *API_FIELDS, "origin", "userAgent"]
+EXPORT_KEYS = ["id", "createdAt", *API_FIELDS, "origin", "userAgent", "status"]
 FULL_FIELDS = FULL_EXAMPLE | {
     "metadata": {"appVersion": "2.4.1", "nested": {"flags": [1, 2]}, "build": 1842},
     "sessionReplayId": "replay-123",
@@ -398,7 +398,8 @@ def test_export_jsonl_has_exactly_the_public_fields_with_null_for_absent_ones(
     assert minimal["id"] == minimal_id
     assert minimal["clientId"] == client_id
     assert minimal["rating"] == 3
-    absent = set(EXPORT_KEYS) - {"id", "createdAt", "clientId", "rating", "userAgent"}
+    assert minimal["status"] == "new"
+    absent = set(EXPORT_KEYS) - {"id", "createdAt", "clientId", "rating", "userAgent", "status"}
     assert {k: minimal[k] for k in absent} == dict.fromkeys(absent)
 
 
@@ -537,7 +538,7 @@ def test_export_csv_has_the_header_row_and_round_trips(
     assert full["userAgent"] == "ExampleBrowser/1.0"
     assert minimal["id"] == minimal_id
     assert minimal["comment"] == 'He said "hi", then left,\nsecond line'
-    absent = set(EXPORT_KEYS) - {"id", "createdAt", "clientId", "comment", "userAgent"}
+    absent = set(EXPORT_KEYS) - {"id", "createdAt", "clientId", "comment", "userAgent", "status"}
     assert {k: minimal[k] for k in absent} == dict.fromkeys(absent, "")
 
 

@@ -1,0 +1,112 @@
+"""Export the inbox's current view (its URL filters) as CSV or JSON.
+
+Every member may export what they can read, and every export is written to the
+audit log with its filters: exports are how data leaves Sayso. The file is
+streamed in keyset batches, so a million rows never sit in memory at once.
+CSV cells are made formula-safe by ``sayso.export``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Response, get
+from litestar.params import FromPath
+from litestar.response import Stream
+from sqlalchemy import Engine
+from sqlalchemy.engine import RowMapping
+
+from sayso.dashboard.auth import AnyRequest, runtime_of
+from sayso.dashboard.inbox_query import parse, query_pairs
+from sayso.dashboard.pages import render
+from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.export import FIELDS, as_record, csv_row
+from sayso.store import audit, feedback_search
+from sayso.store.feedback_search import Filters
+
+BATCH = 1_000
+FORMATS = {"csv": "text/csv", "json": "application/json"}  # Litestar adds the charset
+
+
+async def _batches(
+    engine: Engine, client_id: str, filters: Filters
+) -> AsyncIterator[Sequence[RowMapping]]:
+    before: str | None = None
+    while True:
+        page = await asyncio.to_thread(
+            feedback_search.find, engine, client_id, filters, before=before, limit=BATCH
+        )
+        if page.rows:
+            yield page.rows
+        if page.older is None:
+            return
+        before = page.older
+
+
+async def _csv(batches: AsyncIterator[Sequence[RowMapping]]) -> AsyncIterator[bytes]:
+    # A byte-order mark so spreadsheet programs read the file as UTF-8.
+    head = io.StringIO()
+    csv.writer(head).writerow(FIELDS)
+    yield ("\ufeff" + head.getvalue()).encode()
+    async for rows in batches:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for row in rows:
+            writer.writerow(csv_row(row))
+        yield out.getvalue().encode()
+
+
+async def _json(batches: AsyncIterator[Sequence[RowMapping]]) -> AsyncIterator[bytes]:
+    encoder = msgspec.json.Encoder()
+    first = True
+    yield b"["
+    async for rows in batches:
+        for row in rows:
+            yield (b"\n" if first else b",\n") + encoder.encode(as_record(row))
+            first = False
+    yield b"\n]\n"
+
+
+@get("/projects/{client_id:str}/export")
+async def export_feedback(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
+    access = await project_access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    fmt = request.query_params.get("format", "")
+    if fmt not in FORMATS:
+        return render(
+            "triage_error.html",
+            status_code=400,
+            error="Choose CSV or JSON.",
+            back=f"/projects/{client_id}/inbox",
+            **page_context(access),
+        )
+    parsed = parse({k: list(request.query_params.getall(k)) for k in request.query_params})
+    engine = runtime_of(request).engine
+    await asyncio.to_thread(
+        audit.record,
+        engine,
+        access.user.id,
+        client_id,
+        "feedback_exported",
+        {"format": fmt, "filters": dict(query_pairs(parsed.filters))},
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    body = _batches(engine, client_id, parsed.filters)
+    return Stream(
+        _csv(body) if fmt == "csv" else _json(body),
+        media_type=FORMATS[fmt],
+        headers={
+            "content-disposition": f'attachment; filename="sayso-{client_id}-{stamp}.{fmt}"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+ROUTES = [export_feedback]
