@@ -20,7 +20,7 @@ from sayso.store.ids import new_sortable_id
 from sayso.store.schema import feedback
 from tests import test_dashboard_projects
 from tests.live_server import LiveServer
-from tests.test_dashboard_auth import CSP
+from tests.test_dashboard_auth import CSP, without_own_script
 from tests.test_dashboard_projects import Browser, db
 
 # The projects tests' live server and signed-in browsers, reused as they are.
@@ -285,8 +285,8 @@ def test_the_detail_page_shows_every_field_links_only_web_urls_and_the_persons_o
     )
     assert "ftp://elsewhere.example/" in text
     assert 'href="ftp:' not in text
-    assert f'<img src="{shot["url"]}"' in text
-    assert f'<a href="{shot["url"]}"' in text
+    thumb = f"/projects/{client_id}/screenshots/{str(shot['fileName']).split('/')[1]}"
+    assert f'<a href="{thumb}" data-lightbox><img src="{thumb}"' in text
     assert '<span class="disabled" aria-disabled="true">Watch session replay</span>' in text
     assert '<span class="key">cart</span>: <ul class="metadata">' in text
     assert '<span class="key">coupon</span>: <span class="value">null</span>' in text
@@ -386,7 +386,7 @@ def test_markup_and_script_urls_in_feedback_are_never_live_in_the_inbox_or_detai
         lowered = page.text.lower()
         for payload in PAYLOADS:
             assert payload not in page.text, (payload, page.url)
-        assert "<script" not in lowered
+        assert "<script" not in without_own_script(lowered)
         assert "<svg" not in lowered
         assert "<img src=x" not in lowered
         assert 'href="javascript:' not in lowered
@@ -397,3 +397,32 @@ def test_markup_and_script_urls_in_feedback_are_never_live_in_the_inbox_or_detai
         assert "<style" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[2].text
     assert "javascript:alert(1)" in pages[-1].text, "shown as text"
+
+
+def test_members_see_screenshots_of_a_private_project_that_the_public_url_no_longer_serves(
+    site: LiveServer,
+    people: Callable[[str], Browser],
+    upload_screenshot: Callable[..., dict[str, object]],
+) -> None:
+    ana, bob = people("ana"), people("bob")
+    client_id = ana.create_project("Private shots")
+    ana.settings(client_id, action="screenshots", private="on")
+    with httpx.Client(base_url=site.url, timeout=30) as api:
+        shot = upload_screenshot(api, client_id)
+        send(site, client_id, rating=3, screenshots=[shot])
+        assert api.get(str(shot["url"])).status_code == 404
+    name = str(shot["fileName"]).split("/")[1]
+
+    seen = ana.http.get(f"/projects/{client_id}/screenshots/{name}")
+
+    assert seen.status_code == 200
+    assert seen.headers["content-type"] == "image/png"
+    assert seen.headers["x-content-type-options"] == "nosniff"
+    assert seen.headers["cache-control"] == "private, max-age=3600"
+    assert "sandbox" in seen.headers["content-security-policy"]
+    assert seen.content.startswith(b"\x89PNG")
+    assert bob.http.get(f"/projects/{client_id}/screenshots/{name}").status_code == 404
+    other = ana.create_project("Other")
+    assert ana.http.get(f"/projects/{other}/screenshots/{name}").status_code == 404
+    for bad in ("x.png", "../" + name, name.replace(".png", ".svg")):
+        assert ana.http.get(f"/projects/{client_id}/screenshots/{bad}").status_code == 404

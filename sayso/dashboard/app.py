@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import ResponseHeader, State
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
 
 from sayso.dashboard.auth import ROUTES as AUTH_ROUTES
+from sayso.dashboard.exports import ROUTES as EXPORT_ROUTES
 from sayso.dashboard.inbox import ROUTES as INBOX_ROUTES
-from sayso.dashboard.pages import STYLESHEET, render
+from sayso.dashboard.pages import ASSET_VERSION, SCRIPTS, STYLESHEET, render
 from sayso.dashboard.projects import ROUTES as PROJECT_ROUTES
+from sayso.dashboard.screenshots import ROUTES as SCREENSHOT_ROUTES
 from sayso.dashboard.security import HEADERS
 from sayso.dashboard.triage import ROUTES as TRIAGE_ROUTES
 
@@ -30,12 +33,31 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _asset_cache(request: Request[Any, Any, Any]) -> str:
+    # Pages link assets as ?v=<ASSET_VERSION>; that exact URL never changes content.
+    if request.query_params.get("v") == ASSET_VERSION:
+        return "public, max-age=31536000, immutable"
+    return "no-cache"
+
+
 @get("/static/dashboard.css", sync_to_thread=False)
-def stylesheet() -> Response[bytes]:
+def stylesheet(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(
         STYLESHEET,
         media_type="text/css; charset=utf-8",
-        headers={"cache-control": "public, max-age=3600"},
+        headers={"cache-control": _asset_cache(request)},
+    )
+
+
+@get("/static/build/{name:str}", sync_to_thread=False)
+def script(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
+    body = SCRIPTS.get(name)
+    if body is None:
+        raise NotFoundException()
+    return Response(
+        body,
+        media_type="text/javascript; charset=utf-8",
+        headers={"cache-control": _asset_cache(request)},
     )
 
 
@@ -64,7 +86,10 @@ def create_dashboard(runtime: Runtime) -> Litestar:
             *PROJECT_ROUTES,
             *INBOX_ROUTES,
             *TRIAGE_ROUTES,
+            *EXPORT_ROUTES,
+            *SCREENSHOT_ROUTES,
             stylesheet,
+            script,
         ],
         state=State({"runtime": runtime}),
         exception_handlers={Exception: error_page},

@@ -23,6 +23,8 @@ from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
 from sayso.dashboard.inbox_query import href, parse, query_pairs, with_environment
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.dashboard.screenshots import dashboard_url
+from sayso.dashboard.user_agents import parse as parse_user_agent
 from sayso.store import feedback_search, triage
 from sayso.store.clients import as_utc
 from sayso.store.ids import possible_sortable_id
@@ -180,7 +182,11 @@ async def feedback_page(
     )
     tags = await asyncio.to_thread(triage.tags_for, engine, [feedback_id])
     shots = [
-        {"url": web_url(s.get("url")), "name": str(s.get("fileName") or s.get("url") or "")}
+        {
+            "url": dashboard_url(client_id, s.get("fileName")),
+            "name": str(s.get("fileName") or ""),
+            "size": f"{s['width']} × {s['height']}" if "width" in s and "height" in s else "",  # noqa: RUF001
+        }
         for s in _screenshots(row)
     ]
     return render(
@@ -194,6 +200,7 @@ async def feedback_page(
         row=row,
         comment=row["comment"],
         page_link=web_url(row["page_url"]),
+        agent=parse_user_agent(row["user_agent"]),
         referrer_link=web_url(row["referrer"]),
         shots=shots,
         metadata=_metadata_text(row["metadata"]) if row["metadata"] is not None else None,

@@ -1,4 +1,4 @@
-"""Server-rendered pages: Jinja2 templates (autoescaped) and the dashboard's static CSS.
+"""Server-rendered pages: Jinja2 templates (autoescaped), the static CSS and built scripts.
 
 Templates live in ``templates/``; every value they print is HTML-escaped, so
 user-supplied text (emails, later feedback) can't inject markup.
@@ -6,6 +6,7 @@ user-supplied text (emails, later feedback) can't inject markup.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,18 @@ _templates = Environment(
 )
 
 STYLESHEET = (HERE / "static" / "dashboard.css").read_bytes()
+# Built by dashboard-ui/ (scripts/bootstrap). Pages work without them; a
+# missing build only costs the shortcuts and buttons it adds.
+BUILD = HERE / "static" / "build"
+SCRIPTS: dict[str, bytes] = {
+    path.name: path.read_bytes() for path in sorted(BUILD.glob("*.js")) if path.is_file()
+}
+# One version for every asset URL (?v=…): it changes whenever any of them
+# does, so browsers may cache each URL for good.
+ASSET_VERSION = hashlib.sha256(
+    STYLESHEET + b"".join(SCRIPTS.get(name, b"") for name in sorted(SCRIPTS))
+).hexdigest()[:12]
+_templates.globals["asset_version"] = ASSET_VERSION
 
 
 def render(template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
