@@ -23,6 +23,7 @@ _templates = Environment(
 )
 
 STYLESHEET = (HERE / "static" / "dashboard.css").read_bytes()
+FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
 # Built by dashboard-ui/ (scripts/bootstrap). Pages work without them; a
 # missing build only costs the shortcuts and buttons it adds.
 BUILD = HERE / "static" / "build"
