@@ -11,9 +11,9 @@ to ``test-artifacts/`` for people to look at.
 from __future__ import annotations
 
 import csv
-import secrets
 import io
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -21,7 +21,7 @@ from litestar.params import FromPath
 from sayso.dashboard.auth import ROUTES as AUTH_ROUTES
 from sayso.dashboard.exports import ROUTES as EXPORT_ROUTES
 from sayso.dashboard.inbox import ROUTES as INBOX_ROUTES
-from sayso.dashboard.pages import ASSET_VERSION, SCRIPTS, STYLESHEET, render
+from sayso.dashboard.pages import ASSET_VERSION, FAVICON, SCRIPTS, STYLESHEET, render
 from sayso.dashboard.projects import ROUTES as PROJECT_ROUTES
 from sayso.dashboard.screenshots import ROUTES as SCREENSHOT_ROUTES
 from sayso.dashboard.security import HEADERS
@@ -46,6 +46,13 @@ def stylesheet(request: Request[Any, Any, Any]) -> Response[bytes]:
         STYLESHEET,
         media_type="text/css; charset=utf-8",
         headers={"cache-control": _asset_cache(request)},
+    )
+
+
+@get("/static/favicon.svg", sync_to_thread=False)
+def favicon() -> Response[bytes]:
+    return Response(
+        FAVICON, media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"}
     )
 
 
@@ -90,6 +97,7 @@ def create_dashboard(runtime: Runtime) -> Litestar:
             *SCREENSHOT_ROUTES,
             stylesheet,
             script,
+            favicon,
         ],
         state=State({"runtime": runtime}),
         exception_handlers={Exception: error_page},
