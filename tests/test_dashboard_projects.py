@@ -561,3 +561,21 @@ def test_a_nul_in_any_form_field_is_refused_like_a_missing_value_never_a_500(
             "/login", data={"email": "a\x00@example.com", "password": "p\x00", "csrf_token": token}
         )
         assert response.status_code == 400
+
+
+def test_the_settings_list_the_environments_feedback_has_used(
+    site: LiveServer, people: Callable[[str], Browser]
+) -> None:
+    ana = people("ana")
+    client_id = ana.create_project("Environments")
+    for env in ("staging", "production", "<b>qa</b>"):
+        response = httpx.post(
+            f"{site.url}/api/feedback",
+            json={"clientId": client_id, "environment": env, "rating": 3},
+        )
+        assert response.status_code == 200, response.text
+    page = ana.http.get(f"/projects/{client_id}/settings").text
+    assert f'<a href="/projects/{client_id}/inbox?env=staging">staging</a>' in page
+    assert f'<a href="/projects/{client_id}/inbox?env=production">production</a>' in page
+    assert "&lt;b&gt;qa&lt;/b&gt;" in page
+    assert "<b>qa" not in page

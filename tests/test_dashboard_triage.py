@@ -10,9 +10,11 @@ import html
 import re
 from collections.abc import Callable
 
+import httpx
 from sqlalchemy import select
 
-from sayso.store.schema import feedback
+from sayso.store import audit
+from sayso.store.schema import feedback, feedback_notes, feedback_tags
 from tests import test_dashboard_projects
 from tests.live_server import LiveServer
 from tests.test_dashboard_inbox import ids, inbox, send
@@ -207,3 +209,48 @@ def test_next_may_only_point_back_into_the_same_project(
             },
         )
         assert response.headers["location"] == f"/projects/{client_id}/inbox", target
+
+
+def test_an_owner_deletes_feedback_with_its_notes_and_unshared_screenshots_and_it_is_audited(
+    site: LiveServer,
+    people: Callable[[str], Browser],
+    upload_screenshot: Callable[..., dict[str, object]],
+) -> None:
+    ana = people("ana")
+    client_id = ana.create_project("Erase")
+    with httpx.Client(base_url=site.url, timeout=30) as api:
+        own, shared = upload_screenshot(api, client_id), upload_screenshot(api, client_id)
+    doomed = send(site, client_id, comment="forget me", screenshots=[own, shared])
+    kept = send(site, client_id, comment="keep", screenshots=[shared])
+    triage(ana, client_id, action="note", body="note", ids=doomed)
+    triage(ana, client_id, action="add_tag", tag="gdpr", ids=doomed)
+    blobs = site.app.runtime.blobs
+
+    assert triage(ana, client_id, action="delete", ids=doomed) == 303
+
+    assert ids(inbox(ana, client_id)) == [kept]
+    assert ana.http.get(f"/projects/{client_id}/feedback/{doomed}").status_code == 404
+    assert blobs.get(f"screenshots/{own['fileName']}") is None
+    assert blobs.get(f"screenshots/{shared['fileName']}") is not None
+    with db(site).connect() as conn:
+        for table in (feedback_notes, feedback_tags):
+            left = conn.execute(select(table).where(table.c.feedback_id == doomed)).all()
+            assert left == []
+    entry = audit.entries(db(site), client_id)[0]
+    assert entry.action == "feedback_deleted"
+    assert entry.details == {"count": 1, "ids": [doomed]}
+
+
+def test_members_may_triage_but_only_owners_delete(
+    site: LiveServer, people: Callable[[str], Browser]
+) -> None:
+    ana, max_ = people("ana"), people("max")
+    client_id = ana.create_project("Only owners")
+    ana.settings(client_id, action="add_member", email=max_.email, role="member")
+    item = send(site, client_id, comment="x")
+
+    assert triage(max_, client_id, action="status:resolved", ids=item) == 303
+    assert triage(max_, client_id, action="delete", ids=item) == 403
+    assert status_of(site, item) == "resolved"
+    assert 'value="delete"' not in inbox(max_, client_id).text
+    assert 'value="delete"' in inbox(ana, client_id).text

@@ -1,10 +1,12 @@
 // The dashboard's only script, loaded with `defer` on every page. Each feature
 // looks for its own data-* hooks and does nothing when they're absent; every
 // page works without it (forms post, links navigate), this only makes it quicker.
+import { initConfirmations } from './confirm';
 import { initCopyButtons } from './copy';
 import { initLightbox } from './lightbox';
 import { initSelection, initShortcuts } from './shortcuts';
 
+initConfirmations(document);
 initCopyButtons(document);
 initLightbox(document);
 initSelection(document);

@@ -47,7 +47,7 @@ from sayso.dashboard.auth import (
 from sayso.dashboard.pages import render
 from sayso.dashboard.security import CSRF_FIELD, csrf_ok, csrf_token
 from sayso.origins import InvalidOrigin
-from sayso.store import audit
+from sayso.store import audit, feedback_search
 from sayso.store.clients import (
     Client,
     delete_client,
@@ -178,11 +178,16 @@ async def settings_page(request: AnyRequest, client_id: FromPath[str]) -> Respon
 async def _render_settings(
     request: AnyRequest, access: Access, *, status_code: int = 200, error: str | None = None
 ) -> Response[str]:
-    members = await asyncio.to_thread(list_members, runtime_of(request).engine, access.client.id)
+    engine = runtime_of(request).engine
+    members, environments = await asyncio.gather(
+        asyncio.to_thread(list_members, engine, access.client.id),
+        asyncio.to_thread(feedback_search.environments, engine, access.client.id),
+    )
     return render(
         "project_settings.html",
         status_code=status_code,
         members=members,
+        environments=environments,
         roles=ROLES,
         error=error,
         **page_context(access),

@@ -21,10 +21,11 @@ from sayso.dashboard.auth import AnyRequest, forbidden, form_field, runtime_of
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.dashboard.security import CSRF_FIELD, csrf_ok
-from sayso.store import triage
+from sayso.store import audit, triage
 from sayso.store.ids import possible_sortable_id
 
 VIEWERS_READ_ONLY = "Viewers can read feedback but not triage it."
+OWNERS_DELETE = "Only the project's owners can delete feedback."
 # A path on this project, with an optional query; no scheme, host or "//".
 _NEXT = re.compile(r"/projects/[A-Za-z0-9_]{1,64}(/[A-Za-z0-9_/-]*)?(\?[^\s#\\]*)?")
 
@@ -73,6 +74,24 @@ async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
         )
         if not added:
             raise ValueError("That feedback no longer exists.")
+    elif action == "delete":
+        if access.role != "owner":
+            raise PermissionError(OWNERS_DELETE)
+        if not ids:
+            raise ValueError("Select some feedback first.")
+        runtime = runtime_of(request)
+        gone = await asyncio.to_thread(
+            triage.delete_feedback, engine, runtime.blobs, client_id, ids
+        )
+        if gone:
+            await asyncio.to_thread(
+                audit.record,
+                engine,
+                access.user.id,
+                client_id,
+                "feedback_deleted",
+                {"count": gone, "ids": ids},
+            )
     else:
         raise ValueError("Unknown action; reload the page and try again.")
 
@@ -90,6 +109,8 @@ async def triage_submit(request: AnyRequest, client_id: FromPath[str]) -> Respon
     back = _next_url(form, client_id)
     try:
         await _apply(access, request, form)
+    except PermissionError as exc:
+        return forbidden(str(exc))
     except ValueError as exc:
         return render(
             "triage_error.html", status_code=400, error=str(exc), back=back, **page_context(access)

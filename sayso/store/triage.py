@@ -8,6 +8,7 @@ selection is triaged entirely or not at all.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -16,9 +17,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from sayso.store.blobs import BlobStore
 from sayso.store.clients import as_utc
 from sayso.store.ids import new_sortable_id
-from sayso.store.schema import feedback, feedback_notes, feedback_tags, users
+from sayso.store.schema import (
+    feedback,
+    feedback_notes,
+    feedback_screenshots,
+    feedback_tags,
+    screenshots,
+    users,
+)
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("new", "in_progress", "resolved", "archived")
 STATUS_LABELS = {
@@ -201,3 +212,45 @@ def notes_for(engine: Engine, feedback_id: str) -> list[Note]:
         return [
             Note(row.id, row.body, row.email, as_utc(row.created_at)) for row in conn.execute(query)
         ]
+
+
+def delete_feedback(engine: Engine, blobs: BlobStore, client_id: str, ids: Sequence[str]) -> int:
+    """Erase items of ``client_id`` for good (a person's right to erasure, spam).
+
+    Their tags, notes and screenshot links go by cascade, and so do screenshots
+    no other feedback uses — rows in the same transaction, blobs after it (like
+    ``delete_client``), so nothing ever points at a missing blob.
+    """
+    if not ids:
+        return 0
+    with engine.begin() as conn:
+        owned = _owned(conn, client_id, ids)
+        if not owned:
+            return 0
+        linked = select(feedback_screenshots.c.file_name).where(
+            feedback_screenshots.c.feedback_id.in_(owned)
+        )
+        shared = select(feedback_screenshots.c.file_name).where(
+            feedback_screenshots.c.feedback_id.not_in(owned)
+        )
+        only_theirs = list(
+            conn.execute(linked.where(feedback_screenshots.c.file_name.not_in(shared))).scalars()
+        )
+        gone = conn.execute(delete(feedback).where(feedback.c.id.in_(owned))).rowcount
+        blob_keys = (
+            list(
+                conn.execute(
+                    delete(screenshots)
+                    .where(screenshots.c.file_name.in_(only_theirs))
+                    .returning(screenshots.c.blob_key)
+                ).scalars()
+            )
+            if only_theirs
+            else []
+        )
+    for key in blob_keys:
+        try:
+            blobs.delete(key)
+        except Exception:
+            log.exception("could not delete blob %s; its row is gone", key)
+    return gone

@@ -1,0 +1,2 @@
+// esbuild bundles imported stylesheets into the entry's own .css file.
+declare module '*.css';
