@@ -1,7 +1,7 @@
 import { type Core, createCore, uuid } from './core/client';
 import { fetchTransport } from './core/http';
 import { readPage } from './core/payload';
-import type { Options, Screenshot, SubmitInput, SubmitResult, UploadTarget, WidgetHandle } from './types';
+import type { Options, ReplayHandle, ReplayOptions, Screenshot, SubmitInput, SubmitResult, UploadTarget, WidgetHandle } from './types';
 import { createWidget } from './ui/widget';
 
 declare const __VERSION__: string;
@@ -13,6 +13,8 @@ let listening = false;
 // The clientId/baseUrl of the last init() (or the script tag), so the headless
 // calls can be as short as `uploadScreenshot(file)`.
 let last: UploadTarget | undefined;
+let replay: Promise<ReplayHandle | null> | undefined;
+let recording: ReplayHandle | null | undefined;
 
 /** The base URL used when options give none (derived from where the script was loaded). */
 export const setDefaultBase = (b: string): void => {
@@ -36,6 +38,7 @@ function getCore(): Core {
     clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
     page: readPage,
     baseUrl: () => defaultBase,
+    replay: () => recording?.link(),
   }));
 }
 
@@ -53,7 +56,18 @@ export function init(options: Options): WidgetHandle {
   last = { clientId: options.clientId, baseUrl: options.baseUrl };
   const w = createWidget(options, getCore(), (url) => import(url), defaultBase);
   start();
+  if (options.replay) startReplay(options).catch(console.error);
   return w;
+}
+
+/**
+ * Records a session replay with replay.js (loaded from the server on first use; once
+ * per page). Resolves with null when this tab session is sampled out. While it records,
+ * feedback carries sessionReplayId and replayOffsetMs.
+ */
+export function startReplay(o: ReplayOptions): Promise<ReplayHandle | null> {
+  const b = (o.baseUrl || defaultBase).replace(/\/+$/, '');
+  return (replay ||= import(`${b}/widget/replay.js`).then((m) => m.start({ ...o, baseUrl: b })).then((h) => (recording = h)));
 }
 
 export function submit(input: SubmitInput): Promise<SubmitResult> {

@@ -1,10 +1,10 @@
 /** sayso.mjs: the same API as an ES module. Nothing is mounted until init() is called. */
-import { init, setDefaultBase, submit, uploadScreenshot, version } from './api';
+import { init, setDefaultBase, startReplay, submit, uploadScreenshot, version } from './api';
 import { baseFromScript } from './script';
 
 // Served as {server}/widget/sayso.mjs: default to that server.
 setDefaultBase(baseFromScript(import.meta.url, false));
 
-export { init, submit, uploadScreenshot, version };
+export { init, startReplay, submit, uploadScreenshot, version };
 export type * from './types';
-export default { init, submit, uploadScreenshot, version };
+export default { init, startReplay, submit, uploadScreenshot, version };

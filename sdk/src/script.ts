@@ -35,5 +35,8 @@ export function optionsFromScript(s: Pick<HTMLScriptElement, 'dataset' | 'nonce'
     showEmailOption: d.showEmail !== 'false',
     showScreenshotOption: d.showScreenshot !== 'false',
     nonce: s.nonce || undefined,
+    // data-replay, or data-replay="0.25" to record a quarter of sessions
+    replay: d.replay != null && d.replay !== 'false',
+    replaySampleRate: parseFloat(d.replay as string),
   };
 }

@@ -88,6 +88,42 @@ export interface Options {
   nonce?: string;
   contextMetadata?: boolean;
   maxCommentLength?: number;
+  /** Record a session replay (lazy-loads replay.js); see ReplayOptions for the replay* options. */
+  replay?: boolean;
+  replaySampleRate?: number;
+  replayBlockSelector?: string;
+  replayMaskSelector?: string;
+  replayMaskAllInputs?: boolean;
+}
+
+/** Options of startReplay() (and the replay* options of init()). */
+export interface ReplayOptions {
+  clientId: string;
+  baseUrl?: string;
+  /** Share of sessions recorded, 0..1 (default 1); decided once per tab session and remembered. */
+  replaySampleRate?: number;
+  /** Extra CSS selector of subtrees never recorded (added to .sayso-block, [data-sayso-block], [data-usero-block], .rr-block). */
+  replayBlockSelector?: string;
+  /** Extra CSS selector of elements whose text is masked (added to .sayso-mask, [data-sayso-mask], [data-usero-mask], .rr-mask). */
+  replayMaskSelector?: string;
+  /** Mask the values of all inputs, textareas and selects (default true; passwords are always masked). */
+  replayMaskAllInputs?: boolean;
+}
+
+/** What a feedback item carries to point into the recording. */
+export interface ReplayLink {
+  sessionReplayId: string;
+  /** Milliseconds since the first recorded event of the session. */
+  replayOffsetMs: number;
+}
+
+export interface ReplayHandle {
+  /** The server's id; null until the session has been accepted. */
+  readonly sessionReplayId: string | null;
+  /** The link for a feedback item given now; undefined while there is no accepted session. */
+  link(): ReplayLink | undefined;
+  /** Stops recording (remaining events are sent, the session is finalised). */
+  stop(): void;
 }
 
 export interface WidgetHandle {

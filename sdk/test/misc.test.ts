@@ -52,8 +52,21 @@ describe('data attributes', () => {
         showEmailOption: false,
         showScreenshotOption: false,
         nonce: 'n0nce',
+        replay: false,
+        replaySampleRate: NaN,
       },
     );
+  });
+  it('data-replay turns session replay on; its value, if any, is the sample rate', () => {
+    const on = (replay?: string) => {
+      const o = optionsFromScript({ nonce: '', dataset: { clientId: 'c', replay } });
+      return [o.replay, o.replaySampleRate];
+    };
+    assert.deepEqual(on(''), [true, NaN]); // NaN: no rate given, every session
+    assert.deepEqual(on('true'), [true, NaN]);
+    assert.deepEqual(on('0.25'), [true, 0.25]);
+    assert.deepEqual(on('false'), [false, NaN]);
+    assert.deepEqual(on(undefined), [false, NaN]);
   });
   it('data-theme="dark" is a synonym of data-color-scheme', () => {
     const o = optionsFromScript({ nonce: '', dataset: { clientId: 'c', theme: 'dark' } });

@@ -13,6 +13,25 @@ describe('size budget', () => {
     assert.ok(gz <= 10240, `widget.js is ${gz} B gzipped`);
   });
 
+  it('replay.js and rrweb-record.js stay within their budgets (3,584 and 24,576 bytes gzipped)', () => {
+    for (const [name, budget] of [['replay.js', 3584], ['rrweb-record.js', 24576]] as const) {
+      const gz = gzipSync(read(name)).length;
+      assert.ok(gz <= budget, `${name} is ${gz} B gzipped`);
+    }
+  });
+
+  it('the recorder stays out of widget.js and sayso.mjs; rrweb stays out of replay.js', () => {
+    for (const name of ['widget.js', 'sayso.mjs']) {
+      const s = read(name).toString();
+      assert.ok(!/replay-sessions|maskAllInputs|X-Usero/.test(s), name);
+      assert.match(s, /\/widget\/replay\.js/);
+    }
+    const replay = read('replay.js').toString();
+    assert.match(replay, /import\("\.\/rrweb-record\.js"\)/);
+    assert.ok(!/MutationObserver/.test(replay), 'rrweb is not bundled into replay.js');
+    assert.match(read('rrweb-record.js').toString(), /MutationObserver/);
+  });
+
   it('the outputs exist and look like what they should be', () => {
     const widget = read('widget.js').toString();
     assert.ok(widget.length > 1000);

@@ -1,4 +1,4 @@
-import type { Screenshot, SubmitInput, SubmitResult, UploadTarget } from '../types';
+import type { ReplayLink, Screenshot, SubmitInput, SubmitResult, UploadTarget } from '../types';
 import { SaysoError, isOk, isRetriable, postFeedback, toError, upload } from './http';
 import { buildPayload, type PageInfo } from './payload';
 import { type Entry, MAX_ENTRY, type Queue, type QueueEnv, backoff, blobToDataUrl, createQueue, fitImages } from './queue';
@@ -8,6 +8,8 @@ export interface CoreEnv extends QueueEnv {
   page: () => PageInfo;
   /** Default base URL when an input has none. */
   baseUrl: () => string;
+  /** The session replay being recorded, if any: its id and the offset of now. */
+  replay?: () => ReplayLink | undefined;
 }
 
 export interface Core {
@@ -64,7 +66,7 @@ export function createCore(env: CoreEnv): Core {
       const e: Entry = {
         id: input.idempotencyKey || env.uuid(),
         url,
-        body: buildPayload({ ...input, screenshots: shots }, env.page()),
+        body: buildPayload({ ...env.replay?.(), ...input, screenshots: shots }, env.page()),
         n: 0,
         t0: now,
         at: now,
