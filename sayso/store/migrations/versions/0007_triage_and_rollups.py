@@ -13,6 +13,15 @@ edited in a way that moves it between buckets (rating, environment, page and
 time are fixed at ingest), so only inserts and deletes need handling. The page
 key is the URL without its query and fragment, cut to 500 characters.
 
+The People view is a third rollup, ``feedback_people``: one row per project
+environment and lowercased ``user_email`` with its count, rating sum and first/last seen.
+Counts and sums are decremented on delete; first/last seen can't be, so they
+are recomputed for the people a delete touched, through an index on
+``(client_id, lower(user_email), environment, created_at, id)`` — the same index
+serves the inbox's person filter (with ``id`` it also gives the inbox's order,
+which SQLite's planner needs to prefer it over the environment index). A
+person whose count reaches 0 is removed.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-27
@@ -29,6 +38,7 @@ branch_labels = None
 depends_on = None
 
 PAGE_KEY_LENGTH = 500
+PERSON_INDEX = "ix_feedback_person"
 
 
 def _sqlite_page_key(url: str) -> str:
@@ -42,6 +52,46 @@ def _sqlite_page_key(url: str) -> str:
         f"THEN substr({no_fragment}, 1, instr({no_fragment}, '?') - 1) ELSE {no_fragment} END"
     )
     return f"substr({no_query}, 1, {PAGE_KEY_LENGTH})"
+
+
+_HAS_EMAIL = "{row}.user_email IS NOT NULL AND {row}.user_email <> ''"
+# SQLite's lower() folds ASCII only, PostgreSQL's every letter; either way it is
+# the same lower() the inbox's person filter uses, so the counts match it.
+_SQLITE_SEEN = (
+    "(SELECT {agg}(created_at) FROM feedback WHERE client_id = old.client_id "
+    "AND lower(user_email) = lower(old.user_email) AND environment IS old.environment)"
+)
+_SQLITE_PEOPLE = [
+    "CREATE TRIGGER feedback_people_insert AFTER INSERT ON feedback "
+    f"WHEN {_HAS_EMAIL.format(row='new')} BEGIN "
+    "INSERT INTO feedback_people "
+    "(client_id, environment, email, count, rating_sum, rated_count, first_seen, last_seen) "
+    "VALUES (new.client_id, coalesce(new.environment, ''), lower(new.user_email), 1, "
+    "coalesce(new.rating, 0), "
+    "new.rating IS NOT NULL, new.created_at, new.created_at) "
+    "ON CONFLICT (client_id, environment, email) DO UPDATE SET count = count + 1, "
+    "rating_sum = rating_sum + excluded.rating_sum, "
+    "rated_count = rated_count + excluded.rated_count, "
+    "first_seen = min(first_seen, excluded.first_seen), "
+    "last_seen = max(last_seen, excluded.last_seen); END",
+    "CREATE TRIGGER feedback_people_delete AFTER DELETE ON feedback "
+    f"WHEN {_HAS_EMAIL.format(row='old')} BEGIN "
+    "UPDATE feedback_people SET count = count - 1, "
+    "rating_sum = rating_sum - coalesce(old.rating, 0), "
+    "rated_count = rated_count - (old.rating IS NOT NULL), "
+    f"first_seen = coalesce({_SQLITE_SEEN.format(agg='min')}, first_seen), "
+    f"last_seen = coalesce({_SQLITE_SEEN.format(agg='max')}, last_seen) "
+    "WHERE client_id = old.client_id AND environment = coalesce(old.environment, '') "
+    "AND email = lower(old.user_email); "
+    "DELETE FROM feedback_people WHERE client_id = old.client_id "
+    "AND environment = coalesce(old.environment, '') "
+    "AND email = lower(old.user_email) AND count <= 0; END",
+    "INSERT INTO feedback_people "
+    "(client_id, environment, email, count, rating_sum, rated_count, first_seen, last_seen) "
+    "SELECT client_id, coalesce(environment, ''), lower(user_email), count(*), "
+    "coalesce(sum(rating), 0), count(rating), min(created_at), max(created_at) "
+    f"FROM feedback WHERE {_HAS_EMAIL.format(row='feedback')} GROUP BY 1, 2, 3",
+]
 
 
 def _sqlite_triggers() -> list[str]:
@@ -84,7 +134,7 @@ def _sqlite_triggers() -> list[str]:
         f"{page.format(row='feedback')}, count(*), coalesce(sum(rating), 0), count(rating) "
         "FROM feedback GROUP BY 1, 2, 3, 4",
     ]
-    return [insert, delete, *backfill]
+    return [insert, delete, *backfill, *_SQLITE_PEOPLE]
 
 
 _PG_DAILY = (
@@ -125,27 +175,69 @@ _PG_UNDO_PAGES = (
 )
 
 
+_PG_PEOPLE = (
+    "INSERT INTO feedback_people AS p "
+    "(client_id, environment, email, count, rating_sum, rated_count, first_seen, last_seen) "
+    "SELECT client_id, coalesce(environment, ''), lower(user_email), count(*), "
+    "coalesce(sum(rating), 0), count(rating), min(created_at), max(created_at) FROM {rows} "
+    "WHERE user_email IS NOT NULL AND user_email <> '' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (client_id, environment, email) DO UPDATE SET "
+    "count = p.count + excluded.count, rating_sum = p.rating_sum + excluded.rating_sum, "
+    "rated_count = p.rated_count + excluded.rated_count, "
+    "first_seen = least(p.first_seen, excluded.first_seen), "
+    "last_seen = greatest(p.last_seen, excluded.last_seen)"
+)
+# An AFTER trigger sees the table without the deleted rows, so the recomputed
+# first/last seen are those of the person's remaining feedback.
+_PG_SEEN = (
+    "(SELECT {agg}(f.created_at) FROM feedback f WHERE f.client_id = p.client_id "
+    "AND lower(f.user_email) = p.email AND coalesce(f.environment, '') = p.environment)"
+)
+_PG_UNDO_PEOPLE = (
+    "UPDATE feedback_people AS p SET count = p.count - s.n, "
+    "rating_sum = p.rating_sum - s.rating_sum, rated_count = p.rated_count - s.rated_count, "
+    f"first_seen = coalesce({_PG_SEEN.format(agg='min')}, p.first_seen), "
+    f"last_seen = coalesce({_PG_SEEN.format(agg='max')}, p.last_seen) "
+    "FROM (SELECT client_id, coalesce(environment, '') AS environment, "
+    "lower(user_email) AS email, count(*) AS n, coalesce(sum(rating), 0) AS rating_sum, "
+    "count(rating) AS rated_count FROM old_rows "
+    "WHERE user_email IS NOT NULL AND user_email <> '' GROUP BY 1, 2, 3) s "
+    "WHERE (p.client_id, p.environment, p.email) = (s.client_id, s.environment, s.email)"
+)
+_PG_DROP_PEOPLE = (
+    "DELETE FROM feedback_people AS p USING (SELECT DISTINCT client_id, "
+    "coalesce(environment, '') AS environment, lower(user_email) AS email FROM old_rows "
+    "WHERE user_email IS NOT NULL) s "
+    "WHERE (p.client_id, p.environment, p.email) = (s.client_id, s.environment, s.email) "
+    "AND p.count <= 0"
+)
+
+
 def _postgres_triggers() -> list[str]:
     return [
         "CREATE FUNCTION feedback_rollup_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"{_PG_DAILY.format(rows='new_rows')}; {_PG_PAGES.format(rows='new_rows')}; "
-        "RETURN NULL; END $$",
+        f"{_PG_PEOPLE.format(rows='new_rows')}; RETURN NULL; END $$",
         "CREATE TRIGGER feedback_rollup_insert AFTER INSERT ON feedback "
         "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
         "EXECUTE FUNCTION feedback_rollup_insert()",
         "CREATE FUNCTION feedback_rollup_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"{_PG_UNDO_DAILY}; {_PG_UNDO_PAGES}; RETURN NULL; END $$",
+        f"{_PG_UNDO_DAILY}; {_PG_UNDO_PAGES}; {_PG_UNDO_PEOPLE}; {_PG_DROP_PEOPLE}; "
+        "RETURN NULL; END $$",
         "CREATE TRIGGER feedback_rollup_delete AFTER DELETE ON feedback "
         "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT "
         "EXECUTE FUNCTION feedback_rollup_delete()",
         _PG_DAILY.format(rows="feedback"),
         _PG_PAGES.format(rows="feedback"),
+        _PG_PEOPLE.format(rows="feedback"),
     ]
 
 
 _SQLITE_DOWN = [
     "DROP TRIGGER IF EXISTS feedback_rollup_insert",
     "DROP TRIGGER IF EXISTS feedback_rollup_delete",
+    "DROP TRIGGER IF EXISTS feedback_people_insert",
+    "DROP TRIGGER IF EXISTS feedback_people_delete",
 ]
 _POSTGRES_DOWN = [
     "DROP TRIGGER IF EXISTS feedback_rollup_insert ON feedback",
@@ -237,6 +329,35 @@ def upgrade() -> None:
             "client_id", "environment", "day", "page", name="pk_feedback_pages_daily"
         ),
     )
+    op.create_table(
+        "feedback_people",
+        sa.Column("client_id", sa.String(64), nullable=False),
+        sa.Column("environment", sa.String(64), nullable=False),
+        sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("rating_sum", sa.BigInteger(), nullable=False),
+        sa.Column("rated_count", sa.BigInteger(), nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        _client_fk("feedback_people"),
+        sa.PrimaryKeyConstraint("client_id", "environment", "email", name="pk_feedback_people"),
+    )
+    op.create_index(
+        "ix_feedback_people_client_id_environment_last_seen_email",
+        "feedback_people",
+        ["client_id", "environment", "last_seen", "email"],
+    )
+    op.create_index(
+        "ix_feedback_people_client_id_environment_count_email",
+        "feedback_people",
+        ["client_id", "environment", "count", "email"],
+    )
+    # The person filter and the people rollup's recount; an expression index,
+    # so schema.py leaves it out like the search index (schema.is_search_object).
+    op.execute(
+        f"CREATE INDEX {PERSON_INDEX} ON feedback "
+        "(client_id, lower(user_email), environment, created_at, id)"
+    )
     statements = (
         _postgres_triggers() if op.get_bind().dialect.name == "postgresql" else _sqlite_triggers()
     )
@@ -248,6 +369,13 @@ def downgrade() -> None:
     down = _POSTGRES_DOWN if op.get_bind().dialect.name == "postgresql" else _SQLITE_DOWN
     for statement in down:
         op.execute(statement)
+    op.execute(f"DROP INDEX IF EXISTS {PERSON_INDEX}")
+    for column in ("count", "last_seen"):
+        op.drop_index(
+            f"ix_feedback_people_client_id_environment_{column}_email",
+            table_name="feedback_people",
+        )
+    op.drop_table("feedback_people")
     op.drop_table("feedback_pages_daily")
     op.drop_table("feedback_daily")
     op.drop_index("ix_feedback_notes_feedback_id_created_at", table_name="feedback_notes")
