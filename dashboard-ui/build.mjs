@@ -1,7 +1,7 @@
 // Builds the dashboard's scripts into ../sayso/dashboard/static/build (served by
 // the Python package at /static/build/…; nothing built is committed).
-//   node build.mjs    dashboard.js (every page), with a size report
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+//   node build.mjs    dashboard.js (every page), player.js + player.css, with a size report
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -9,7 +9,9 @@ import * as esbuild from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = join(here, '..', 'sayso', 'dashboard', 'static', 'build');
-const ENTRIES = { dashboard: 'src/dashboard.ts' };
+// player.js (+ player.css, from the stylesheets it imports) is the replay
+// player with rrweb's Replayer: loaded only on the player page.
+const ENTRIES = { dashboard: 'src/dashboard.ts', player: 'src/player.ts' };
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
@@ -23,7 +25,7 @@ await esbuild.build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-for (const name of Object.keys(ENTRIES)) {
-  const code = readFileSync(join(OUT, `${name}.js`));
-  console.log(`${name}.js  ${code.length} B raw  ${gzipSync(code).length} B gzip`);
+for (const file of readdirSync(OUT).sort()) {
+  const code = readFileSync(join(OUT, file));
+  console.log(`${file}  ${code.length} B raw  ${gzipSync(code).length} B gzip`);
 }

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sayso.dashboard.app import create_dashboard
 from sayso.ingest.client_lookup import ClientLookup
@@ -21,7 +22,14 @@ from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
 from sayso.store.blobs import open_blob_store
 from sayso.store.database import create_db_engine
-from sayso.store.schema import feedback, feedback_screenshots, screenshots
+from sayso.store.replays import close_idle_sessions, delete_expired_sessions
+from sayso.store.schema import (
+    feedback,
+    feedback_screenshots,
+    replay_chunks,
+    replay_sessions,
+    screenshots,
+)
 from sayso.store.screenshots import delete_unattached
 from sayso.store.writer import PreparedInsert, Writer
 
@@ -39,6 +47,8 @@ class Statements:
     feedback: PreparedInsert
     screenshot: PreparedInsert
     feedback_screenshot: PreparedInsert
+    replay_session: PreparedInsert
+    replay_chunk: PreparedInsert
 
 
 class Runtime:
@@ -52,6 +62,8 @@ class Runtime:
             feedback=self.writer.prepare(feedback),
             screenshot=self.writer.prepare(screenshots),
             feedback_screenshot=self.writer.prepare(feedback_screenshots),
+            replay_session=self.writer.prepare(replay_sessions),
+            replay_chunk=self.writer.prepare(replay_chunks),
         )
         self.blobs = open_blob_store(settings)
         self.clients = ClientLookup(self.engine, settings.client_cache_seconds)
@@ -81,6 +93,18 @@ class Runtime:
                     log.info("clean-up: deleted %d unattached screenshots", deleted)
             except Exception:
                 log.exception("clean-up failed; will retry")
+            try:
+                await asyncio.to_thread(self.clean_up_replays)
+            except Exception:
+                log.exception("replay clean-up failed; will retry")
+
+    def clean_up_replays(self) -> None:
+        """Close idle sessions, delete those past their client's retention (with blobs)."""
+        idle = timedelta(minutes=self.settings.replay_idle_minutes)
+        closed = close_idle_sessions(self.engine, idle)
+        deleted = delete_expired_sessions(self.engine, self.blobs)
+        if closed or deleted:
+            log.info("clean-up: closed %d idle replays, deleted %d expired", closed, deleted)
 
 
 class SaysoApp:

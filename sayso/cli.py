@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from sqlalchemy import Engine
@@ -145,6 +145,7 @@ def clients_list(as_json: bool) -> None:
                 "name": client.name,
                 "allowedOrigins": [str(o) for o in client.allowed_origins],
                 "screenshotsPrivate": client.screenshots_private,
+                "replayRetentionDays": client.replay_retention_days,
                 "createdAt": client.created_at.isoformat(),
             }
             click.echo(msgspec.json.encode(record).decode())
@@ -207,6 +208,11 @@ def clients_add_member(client_id: str, email: str, role: str) -> None:
     "their public URL (only to signed-in dashboard users). Public (the default): anyone "
     "holding a screenshot's URL can load it.",
 )
+@click.option(
+    "--replay-retention-days",
+    type=click.IntRange(1, 3650),
+    help="Delete this client's session replays (and their chunks) after N days [default 30].",
+)
 def clients_update(
     client_id: str,
     name: str | None,
@@ -214,6 +220,7 @@ def clients_update(
     remove: tuple[str, ...],
     clear_allowlist: bool,
     screenshots_private: bool | None,
+    replay_retention_days: int | None,
 ) -> None:
     """Rename a client or change its allowlist (takes effect within SAYSO_CLIENT_CACHE_SECONDS)."""
     engine = _engine(_settings())
@@ -226,6 +233,7 @@ def clients_update(
             add_origins=add,
             remove_origins=remove,
             screenshots_private=screenshots_private,
+            replay_retention_days=replay_retention_days,
         )
     except (InvalidOrigin, ValueError) as exc:
         raise _fail_on_bad_origin(exc) from None
@@ -328,7 +336,9 @@ def users_reset_password(email: str, password_stdin: bool) -> None:
 
 @main.command()
 def cleanup() -> None:
-    """Delete screenshots that no feedback has referenced for 24 hours.
+    """Delete screenshots that no feedback has referenced for 24 hours, close
+    session replays idle for SAYSO_REPLAY_IDLE_MINUTES and delete those past
+    their client's retention.
 
     `sayso serve` runs the same job every SAYSO_CLEANUP_INTERVAL_SECONDS.
     """
@@ -336,8 +346,38 @@ def cleanup() -> None:
     from sayso.store.screenshots import delete_unattached
 
     settings = _settings()
-    deleted = delete_unattached(_engine(settings), open_blob_store(settings))
+    engine, blobs = _engine(settings), open_blob_store(settings)
+    deleted = delete_unattached(engine, blobs)
     click.echo(f"deleted {deleted} unattached screenshots", err=True)
+
+    from sayso.store.replays import close_idle_sessions, delete_expired_sessions
+
+    closed = close_idle_sessions(engine, timedelta(minutes=settings.replay_idle_minutes))
+    expired = delete_expired_sessions(engine, blobs)
+    click.echo(f"closed {closed} idle session replays, deleted {expired} expired", err=True)
+
+
+@main.group()
+def replays() -> None:
+    """Inspect recorded sessions (session replay)."""
+
+
+@replays.command("events")
+@click.argument("session_replay_id")
+def replays_events(session_replay_id: str) -> None:
+    """Print a session's rrweb events as one JSON array, in recording order."""
+    from sayso.store.blobs import open_blob_store
+    from sayso.store.replays import get_session, iter_events_json
+
+    settings = _settings()
+    engine = _engine(settings)
+    if len(session_replay_id) > 32 or get_session(engine, session_replay_id) is None:
+        raise click.ClickException(f"no session replay {session_replay_id!r}")
+    out = sys.stdout.buffer
+    for piece in iter_events_json(engine, open_blob_store(settings), session_replay_id):
+        out.write(piece)
+    out.write(b"\n")
+    out.flush()
 
 
 @main.group()
@@ -373,3 +413,31 @@ def feedback_export(fmt: str, client_id: str | None, since: str | None) -> None:
     count = write_jsonl(rows, sys.stdout.buffer) if fmt == "jsonl" else write_csv(rows, sys.stdout)
     sys.stdout.flush()
     click.echo(f"exported {count} feedback items", err=True)
+
+
+@main.command()
+@click.option("--client-id", help="Seed this client; without it, a new client is created.")
+@click.option("--rows", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Spread the feedback over this many days up to now.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same data.")
+def seed(client_id: str | None, rows: int, days: int, seed: int) -> None:
+    """Fill a project with realistic fake feedback (for demos and benchmarks)."""
+    from sayso.seed import seed_feedback
+    from sayso.store.clients import get_client
+
+    engine = _engine(_settings())
+    if client_id is None:
+        client_id = create_client(engine, "Seeded demo").id
+        click.echo(f"created client {client_id}", err=True)
+    elif get_client(engine, client_id) is None:
+        raise click.ClickException(f"no client {client_id!r}")
+    with click.progressbar(length=rows, label="Seeding feedback", file=sys.stderr) as bar:
+        inserted = seed_feedback(engine, client_id, rows, days, seed, progress=bar.update)
+    click.echo(f"inserted {inserted} feedback items for {client_id}", err=True)
+    click.echo(client_id)

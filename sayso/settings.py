@@ -109,6 +109,7 @@ class Settings:
     s3_secret_access_key: str = ""
     s3_path_style: bool | None = None
     cleanup_interval_seconds: float = 3600.0
+    replay_idle_minutes: int = 30
     # Filled in by __post_init__ from the fields above.
     sqlalchemy_url: str = field(default="", init=False)
 
@@ -158,4 +159,5 @@ class Settings:
             s3_secret_access_key=_str(env, "SAYSO_S3_SECRET_ACCESS_KEY", ""),
             s3_path_style=_optional_bool(env, "SAYSO_S3_PATH_STYLE"),
             cleanup_interval_seconds=_float(env, "SAYSO_CLEANUP_INTERVAL_SECONDS", 3600.0),
+            replay_idle_minutes=_int(env, "SAYSO_REPLAY_IDLE_MINUTES", 30, minimum=1),
         )

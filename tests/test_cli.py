@@ -239,7 +239,15 @@ def test_clients_list_json_prints_one_object_per_line_oldest_first(cli: Sayso) -
     records = [json.loads(line) for line in cli.ok("clients", "list", "--json").splitlines()]
 
     assert all(
-        set(r) == {"id", "name", "allowedOrigins", "createdAt", "screenshotsPrivate"}
+        set(r)
+        == {
+            "id",
+            "name",
+            "allowedOrigins",
+            "createdAt",
+            "screenshotsPrivate",
+            "replayRetentionDays",
+        }
         for r in records
     )
     ids = [r["id"] for r in records]

@@ -301,5 +301,5 @@ def test_every_dashboard_response_sends_the_security_headers_and_no_inline_code(
         assert "style=" not in page.text
         assert "<style" not in page.text
     assert stylesheet.status_code == 200
-    assert stylesheet.headers["content-type"].startswith("text/css")
+    assert stylesheet.headers["content-type"] == "text/css; charset=utf-8"
     assert re.search(r'href="/static/dashboard.css\?v=[0-9a-f]{12}"', pages[0].text)

@@ -287,7 +287,9 @@ def test_the_detail_page_shows_every_field_links_only_web_urls_and_the_persons_o
     assert 'href="ftp:' not in text
     thumb = f"/projects/{client_id}/screenshots/{str(shot['fileName']).split('/')[1]}"
     assert f'<a href="{thumb}" data-lightbox><img src="{thumb}"' in text
-    assert '<span class="disabled" aria-disabled="true">Watch session replay</span>' in text
+    # rec-9 names no stored session: said plainly, and no link to a player
+    assert "No recording of this session is stored (<code>rec-9</code>)" in text
+    assert "Watch session replay" not in text
     assert '<span class="key">cart</span>: <ul class="metadata">' in text
     assert '<span class="key">coupon</span>: <span class="value">null</span>' in text
     assert "python-httpx" in text, "the user agent"

@@ -24,8 +24,8 @@ def test_an_unexpected_failure_is_a_logged_json_500_with_a_request_id(
     migrate.upgrade(engine)
     client_id = create_client(engine, "doomed").id
     with engine.begin() as conn:  # sabotage: the table the writer inserts into is gone
-        conn.execute(text("DROP TABLE feedback_screenshots"))
-        conn.execute(text("DROP TABLE feedback"))
+        for table in ("feedback_screenshots", "feedback_tags", "feedback_notes", "feedback"):
+            conn.execute(text(f"DROP TABLE {table}"))
 
     with LiveServer(settings) as server, caplog.at_level(logging.ERROR):
         response = httpx.post(

@@ -50,7 +50,7 @@ function need<T extends Element>(root: ParentNode, selector: string): T {
 }
 
 /** Page URLs over time: rrweb Meta events (loads) and `url-change` custom events (SPA). */
-export function pageChanges(events: eventWithTime[], start: number): { at: number; href: string }[] {
+function pageChanges(events: eventWithTime[], start: number): { at: number; href: string }[] {
   const out: { at: number; href: string }[] = [];
   for (const e of events) {
     let href: unknown;
@@ -175,7 +175,8 @@ class Player {
     for (const gap of this.data.gaps) {
       const from = gap.after === null ? 0 : this.at(gap.after);
       const to = gap.before === null ? from : this.at(gap.before);
-      const label = `${gap.dropped} chunk${gap.dropped === 1 ? '' : 's'} lost here (${formatTime(from)}–${formatTime(to)})`;
+      const chunks = `${gap.dropped} chunk${gap.dropped === 1 ? '' : 's'}`;
+      const label = `${chunks} lost here, from ${formatTime(from)} to ${formatTime(to)}`;
       const mark = this.mark('player-gap', from, label);
       mark.style.width = `${this.total ? Math.max(((to - from) / this.total) * 100, 0.5) : 0}%`;
       mark.dataset.gap = String(gap.dropped);
@@ -229,9 +230,8 @@ class Player {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     const target = event.target as HTMLElement | null;
     // Keys typed into a field, or Space on a button/select, keep their own meaning.
-    if (target?.closest('input, textarea, select, button, a, [contenteditable]') && target !== this.seek) {
-      return;
-    }
+    const field = target?.closest('input, textarea, select, button, a, [contenteditable]');
+    if (field && target !== this.seek) return;
     if (event.key === ' ') {
       event.preventDefault();
       this.togglePlay();

@@ -21,8 +21,11 @@ from litestar.params import FromPath
 from sayso.dashboard.auth import ROUTES as AUTH_ROUTES
 from sayso.dashboard.exports import ROUTES as EXPORT_ROUTES
 from sayso.dashboard.inbox import ROUTES as INBOX_ROUTES
+from sayso.dashboard.overview import ROUTES as OVERVIEW_ROUTES
 from sayso.dashboard.pages import ASSET_VERSION, FAVICON, SCRIPTS, STYLESHEET, render
+from sayso.dashboard.people import ROUTES as PEOPLE_ROUTES
 from sayso.dashboard.projects import ROUTES as PROJECT_ROUTES
+from sayso.dashboard.replays import ROUTES as REPLAY_ROUTES
 from sayso.dashboard.screenshots import ROUTES as SCREENSHOT_ROUTES
 from sayso.dashboard.security import HEADERS
 from sayso.dashboard.triage import ROUTES as TRIAGE_ROUTES
@@ -44,7 +47,7 @@ def _asset_cache(request: Request[Any, Any, Any]) -> str:
 def stylesheet(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(
         STYLESHEET,
-        media_type="text/css; charset=utf-8",
+        media_type="text/css",  # Litestar adds "; charset=utf-8"
         headers={"cache-control": _asset_cache(request)},
     )
 
@@ -61,9 +64,10 @@ def script(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[byt
     body = SCRIPTS.get(name)
     if body is None:
         raise NotFoundException()
+    css = name.endswith(".css")
     return Response(
         body,
-        media_type="text/javascript; charset=utf-8",
+        media_type="text/css" if css else "text/javascript",  # Litestar adds the charset
         headers={"cache-control": _asset_cache(request)},
     )
 
@@ -92,9 +96,12 @@ def create_dashboard(runtime: Runtime) -> Litestar:
             *AUTH_ROUTES,
             *PROJECT_ROUTES,
             *INBOX_ROUTES,
+            *OVERVIEW_ROUTES,
+            *PEOPLE_ROUTES,
             *TRIAGE_ROUTES,
             *EXPORT_ROUTES,
             *SCREENSHOT_ROUTES,
+            *REPLAY_ROUTES,
             stylesheet,
             script,
             favicon,

@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import Response, get
 from litestar.params import FromPath
+from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
 from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
@@ -25,7 +26,7 @@ from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.dashboard.screenshots import dashboard_url
 from sayso.dashboard.user_agents import parse as parse_user_agent
-from sayso.store import feedback_search, triage
+from sayso.store import feedback_search, replay_views, triage
 from sayso.store.clients import as_utc
 from sayso.store.ids import possible_sortable_id
 
@@ -162,6 +163,16 @@ def _metadata_text(value: object) -> object:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+async def _replay_href(engine: Engine, client_id: str, row: RowMapping) -> str | None:
+    """The player at this feedback, if its session is stored in this project."""
+    session_id = row["session_replay_id"]
+    if not isinstance(session_id, str) or not possible_sortable_id(session_id):
+        return None
+    if not await asyncio.to_thread(replay_views.session_in_project, engine, client_id, session_id):
+        return None
+    return f"/projects/{client_id}/replays/{session_id}?feedback={row['id']}"
+
+
 @get("/projects/{client_id:str}/feedback/{feedback_id:str}")
 async def feedback_page(
     request: AnyRequest, client_id: FromPath[str], feedback_id: FromPath[str]
@@ -181,6 +192,7 @@ async def feedback_page(
         asyncio.to_thread(triage.project_tags, engine, client_id),
     )
     tags = await asyncio.to_thread(triage.tags_for, engine, [feedback_id])
+    replay_href = await _replay_href(engine, client_id, row)
     shots = [
         {
             "url": dashboard_url(client_id, s.get("fileName")),
@@ -203,6 +215,7 @@ async def feedback_page(
         agent=parse_user_agent(row["user_agent"]),
         referrer_link=web_url(row["referrer"]),
         shots=shots,
+        replay_href=replay_href,
         metadata=_metadata_text(row["metadata"]) if row["metadata"] is not None else None,
         others=[_item(other) for other in others],
         **page_context(access),

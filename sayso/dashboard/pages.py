@@ -27,8 +27,11 @@ FAVICON = (HERE / "static" / "favicon.svg").read_bytes()
 # Built by dashboard-ui/ (scripts/bootstrap). Pages work without them; a
 # missing build only costs the shortcuts and buttons it adds.
 BUILD = HERE / "static" / "build"
+# Scripts and the stylesheets esbuild emits beside them (player.css).
 SCRIPTS: dict[str, bytes] = {
-    path.name: path.read_bytes() for path in sorted(BUILD.glob("*.js")) if path.is_file()
+    path.name: path.read_bytes()
+    for path in sorted(BUILD.glob("*"))
+    if path.is_file() and path.suffix in (".js", ".css")
 }
 # One version for every asset URL (?v=…): it changes whenever any of them
 # does, so browsers may cache each URL for good.

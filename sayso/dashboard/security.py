@@ -37,6 +37,19 @@ HEADERS = {
     "cache-control": "no-store",
 }
 
+# The replay player's page only (dashboard/replays.py). A recording is played
+# in an about:blank iframe, which inherits this policy: the recorded site's
+# inlined styles, style attributes, images and fonts need it relaxed. Scripts
+# stay 'self' (and the iframe is sandboxed without allow-scripts anyway);
+# frames, objects, forms and <base> stay locked. docs/privacy.md has the
+# trade-off (loading the recorded site's images tells that site).
+PLAYER_CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; "
+    "style-src 'self' 'unsafe-inline' https:; img-src 'self' https: data: blob:; "
+    "font-src https: data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
 
 def _secure(settings: Settings) -> bool:
     return settings.public_url.startswith("https")

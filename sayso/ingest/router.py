@@ -28,6 +28,8 @@ from sayso.ingest.http import (
     send_response,
 )
 from sayso.ingest.openapi import openapi_document
+from sayso.ingest.replay import PREFIX as REPLAY_PREFIX
+from sayso.ingest.replay import finalise, put_chunk, start_session
 from sayso.ingest.screenshots import PREFIX, serve_screenshot, upload_screenshot
 from sayso.ingest.widget_assets import PREFIX as WIDGET_PREFIX
 from sayso.ingest.widget_assets import serve_widget_asset
@@ -67,6 +69,7 @@ async def openapi(runtime: Runtime, _request: Request) -> Response:
 ROUTES: dict[str, dict[str, Handler]] = {
     "/api/feedback": {"POST": post_feedback},
     "/api/screenshots": {"POST": upload_screenshot},
+    "/api/replay-sessions": {"POST": start_session},
     "/api/ping": {"GET": ping, "HEAD": ping},
     "/healthz": {"GET": healthz, "HEAD": healthz},
     "/openapi.json": {"GET": openapi},
@@ -76,6 +79,8 @@ ROUTES: dict[str, dict[str, Handler]] = {
 PREFIX_ROUTES: dict[str, dict[str, Handler]] = {
     PREFIX: {"GET": serve_screenshot, "HEAD": serve_screenshot},
     WIDGET_PREFIX: {"GET": serve_widget_asset, "HEAD": serve_widget_asset},
+    # .../{id}/chunks/{seq} (PUT) and .../{id}/finalise (POST)
+    REPLAY_PREFIX: {"PUT": put_chunk, "POST": finalise},
 }
 
 

@@ -12,12 +12,13 @@ from sqlalchemy import Connection, Engine, RowMapping, delete, select
 from sayso.origins import InvalidOrigin, Origin, parse_allowlist_entry
 from sayso.store.blobs import BlobStore
 from sayso.store.ids import new_client_id
-from sayso.store.schema import clients, screenshots
+from sayso.store.schema import clients, replay_chunks, replay_sessions, screenshots
 
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
 MAX_ID_LENGTH = 64  # the width of clients.id
+MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 1, 3650  # session replays
 
 
 def possible_client_id(value: str) -> bool:
@@ -33,6 +34,7 @@ class Client:
     allowed_origins: tuple[Origin, ...]
     created_at: datetime
     screenshots_private: bool = False
+    replay_retention_days: int = 30
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Client:
@@ -42,6 +44,7 @@ class Client:
             allowed_origins=tuple(parse_allowlist_entry(o) for o in row["allowed_origins"]),
             created_at=as_utc(row["created_at"]),
             screenshots_private=bool(row["screenshots_private"]),
+            replay_retention_days=int(row["replay_retention_days"]),
         )
 
 
@@ -105,6 +108,7 @@ def update_client(
     add_origins: Iterable[str] = (),
     remove_origins: Iterable[str] = (),
     screenshots_private: bool | None = None,
+    replay_retention_days: int | None = None,
 ) -> Client | None:
     """Change a client; the allowlist is cleared first, then removals, then additions."""
     add = normalise_allowlist(add_origins)
@@ -125,6 +129,12 @@ def update_client(
             values["name"] = _clean_name(name)
         if screenshots_private is not None:
             values["screenshots_private"] = screenshots_private
+        if replay_retention_days is not None:
+            if not MIN_RETENTION_DAYS <= replay_retention_days <= MAX_RETENTION_DAYS:
+                raise ValueError(
+                    f"replay retention is {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS} days"
+                )
+            values["replay_retention_days"] = replay_retention_days
         conn.execute(clients.update().where(clients.c.id == client_id).values(**values))
     return get_client(engine, client_id)
 
@@ -149,6 +159,15 @@ def delete_client(engine: Engine, blobs: BlobStore, client_id: str) -> bool:
                 .returning(screenshots.c.blob_key)
             ).scalars()
         )
+        # Replay chunks likewise; locking the sessions makes a chunk being
+        # stored right now fail its foreign key instead of landing unseen.
+        sessions = select(replay_sessions.c.id).where(replay_sessions.c.client_id == client_id)
+        conn.execute(sessions.with_for_update())
+        blob_keys += conn.execute(
+            delete(replay_chunks)
+            .where(replay_chunks.c.session_id.in_(sessions.scalar_subquery()))
+            .returning(replay_chunks.c.blob_key)
+        ).scalars()
         gone = conn.execute(delete(clients).where(clients.c.id == client_id)).rowcount
     for key in blob_keys:
         try:

@@ -54,6 +54,9 @@ clients = Table(
     # When true, a screenshot stops being served from its public URL once it
     # is attached to submitted feedback (see docs/api.md).
     Column("screenshots_private", Boolean, nullable=False, server_default=false()),
+    # Session replays older than this are deleted with their blobs by the
+    # periodic clean-up (migration 0008).
+    Column("replay_retention_days", Integer, nullable=False, server_default="30"),
 )
 
 feedback = Table(
@@ -90,6 +93,7 @@ feedback = Table(
     Index(None, "client_id", "created_at", "id"),
     Index(None, "client_id", "environment", "created_at", "id"),
     Index(None, "client_id", "idempotency_key", unique=True),
+    Index(None, "client_id", "session_replay_id"),
 )
 
 screenshots = Table(
@@ -204,15 +208,20 @@ memberships = Table(
 # the second, so schema comparisons skip exactly these names.
 SEARCH_TABLE_PREFIX = "feedback_fts"  # the FTS5 table and its shadow tables
 SEARCH_INDEX = "ix_feedback_comment_fts"
+# Migration 0007's expression index on
+# (client_id, lower(user_email), environment, created_at, id):
+# the inbox's person filter and the people rollup's recount. Left out for the
+# same reason as SEARCH_INDEX.
+PERSON_INDEX = "ix_feedback_person"
 
 
 def is_search_object(name: str | None, type_: str) -> bool:
-    """True for the search objects of migration 0006, which schema.py doesn't declare."""
+    """True for the expression indexes and FTS5 tables (0006, 0007) schema.py doesn't declare."""
     if name is None:
         return False
     if type_ == "table":
         return name == SEARCH_TABLE_PREFIX or name.startswith(SEARCH_TABLE_PREFIX + "_")
-    return type_ == "index" and name == SEARCH_INDEX
+    return type_ == "index" and name in (SEARCH_INDEX, PERSON_INDEX)
 
 
 # Who did what, and when. ``client_id`` has no foreign key on purpose: a
@@ -312,4 +321,84 @@ feedback_pages_daily = Table(
     Column("count", BigInteger, nullable=False),
     Column("rating_sum", BigInteger, nullable=False),
     Column("rated_count", BigInteger, nullable=False),
+)
+
+# One row per project, environment ('' = default) and person (lowercased
+# user_email) for the People view,
+# kept in step by triggers (migration 0007): a GROUP BY over all feedback would
+# not stay fast at millions of rows.
+feedback_people = Table(
+    "feedback_people",
+    metadata,
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("environment", String(64), primary_key=True),
+    Column("email", String(254), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("rating_sum", BigInteger, nullable=False),
+    Column("rated_count", BigInteger, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    # Each sort of the People view, ties broken by email, read straight off an index.
+    Index(None, "client_id", "environment", "last_seen", "email"),
+    Index(None, "client_id", "environment", "count", "email"),
+)
+
+
+# Recorded sessions (session replay, migration 0008). Written once at start and
+# again only when closed (finalised by the SDK, or idle), never per chunk:
+# chunk count, bytes and duration are derived from ``replay_chunks``, so many
+# nodes taking chunks of one session never contend for its row. A reload in
+# the same tab sends the same ``sdk_session_id``; the unique index makes every
+# node hand back the same session.
+replay_sessions = Table(
+    "replay_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("sdk_session_id", String(128), nullable=False),
+    Column("anonymous_id", String(128), nullable=True),
+    # The person, once the host app identifies them (POST /api/identify).
+    Column("user_email", String(254), nullable=True),
+    Column("start_url", Text, nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=True),  # the browser's clock
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    # Set when the session stops taking chunks; reason "finalised" or "idle".
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_reason", String(16), nullable=True),
+    Index(None, "client_id", "sdk_session_id", unique=True),
+    Index(None, "client_id", "created_at"),
+    Index(None, "closed_at", "created_at"),
+)
+
+# One row per uploaded chunk; the events themselves are a gzip blob.
+# ``dropped_before`` counts chunks the SDK lost just before this one, so the
+# player can mark the gap.
+replay_chunks = Table(
+    "replay_chunks",
+    metadata,
+    Column(
+        "session_id",
+        String(32),
+        ForeignKey("replay_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("blob_key", String(300), nullable=False),
+    Column("compressed_bytes", Integer, nullable=False),
+    Column("event_count", Integer, nullable=True),
+    Column("duration_ms", BigInteger, nullable=True),
+    Column("dropped_before", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

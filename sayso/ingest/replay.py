@@ -1,0 +1,353 @@
+"""Session replay ingestion, as Usero's browser SDK speaks it.
+
+- ``POST /api/replay-sessions``: start (or, after a reload in the same tab,
+  resume) a session → ``{"accepted": true, "sessionReplayId": ...}``; bots get
+  ``{"accepted": false, "dropReason": "bot"}`` and nothing is stored.
+- ``PUT /api/replay-sessions/{id}/chunks/{seq}``: one chunk of rrweb events, a
+  JSON array, gzip-compressed or plain. Stored gzip in the blob store, then
+  its row through the group-commit writer; acknowledged only after the commit.
+  The same seq again is a no-op 200, order doesn't matter, a closed session is
+  409 (the SDK then stops).
+- ``POST /api/replay-sessions/{id}/finalise``: close it; idempotent, and read
+  whatever the Content-Type (``navigator.sendBeacon``).
+
+Size limits come before any work: over 4 MB on the wire is refused before it
+is read, and gzip is inflated with a cap, so a bomb costs at most 16 MB of
+buffer and a few milliseconds before its 413. Decoding, validation and the blob
+write run in a thread, away from the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import zlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
+
+from sayso.ingest.feedback import decode_json
+from sayso.ingest.http import HTTPError, Request, Response
+from sayso.ingest.validation import INVALID_DATA
+from sayso.origins import origin_allowed, request_origin
+from sayso.store.clients import Client
+from sayso.store.ids import new_sortable_id
+from sayso.store.replays import (
+    ChunkTarget,
+    chunk_blob_key,
+    chunk_target,
+    finalise_session,
+    find_session_id,
+    reopen_session,
+    session_client,
+)
+
+if TYPE_CHECKING:
+    from sayso.app import Runtime
+
+PREFIX = "/api/replay-sessions/"
+MAX_CHUNK_BYTES = 4 * 1024 * 1024  # compressed, as sent (the SDK drops bigger chunks itself)
+MAX_INFLATED_BYTES = 16 * 1024 * 1024
+MAX_CONTROL_BODY = 64 * 1024  # start and finalise: a few short fields
+MAX_SEQ = 1_000_000_000  # fits the column; at one chunk a second, 30 years
+MAX_COUNT = 1_000_000_000
+MAX_SDK_ID = 128
+MAX_START_URL = 8_192
+MAX_USER_AGENT = 1_000
+GZIP_LEVEL = 6  # for chunks sent plain: the usual speed/size trade-off
+
+_SESSION_ID = re.compile(r"[0-9a-z]{26}")
+_CHUNK_PATH = re.compile(r"([^/]+)/chunks/([^/]+)")
+_FINALISE_PATH = re.compile(r"([^/]+)/finalise")
+
+# Crawlers, link-preview fetchers and headless browsers. HeadlessChrome counts:
+# no person browses with it, and scrapers and monitors that do would fill the
+# store with recordings nobody wants. (Sayso's own browser tests therefore give
+# Chromium an ordinary user agent.) "bot" must end a word, so phone models like
+# "Cubot_X19" are not bots; "Cubot " itself is excepted.
+_BOT = re.compile(
+    r"(?<!cu)bot\b|crawl|spider|slurp|mediapartners|headlesschrome|phantomjs|"
+    r"lighthouse|pagespeed|facebookexternalhit|bingpreview|ia_archiver|"
+    r"embedly|quora link preview|whatsapp|python-requests|scrapy|"
+    r"\bhttpclient\b|go-http-client|\bcurl/|\bwget/",
+    re.IGNORECASE,
+)
+
+
+def is_bot(user_agent: str | None) -> bool:
+    return bool(user_agent) and _BOT.search(user_agent or "") is not None
+
+
+class _Start(msgspec.Struct, rename="camel"):
+    client_id: str
+    sdk_session_id: str
+    anonymous_id: str | None = None
+    start_url: str | None = None
+    user_agent: str | None = None
+    started_at: str | int | float | None = None
+
+
+class _Finalise(msgspec.Struct, rename="camel"):
+    client_id: str
+    ended_at: str | int | float | None = None
+
+
+def _invalid(field: str, message: str) -> HTTPError:
+    return HTTPError(400, INVALID_DATA, extra={"issues": {field: [message]}})
+
+
+_T = TypeVar("_T")
+
+
+def _decode(body: bytes, kind: type[_T]) -> _T:
+    data = decode_json(body)
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        where = message.rpartition(" - at `$.")[2].rstrip("`") if " - at `$." in message else ""
+        raise _invalid(where or "body", message.partition(" - at ")[0]) from None
+
+
+# Browsers send ISO strings or epoch milliseconds; anything outside these years
+# is a broken clock or garbage.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _timestamp(value: str | int | float | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+        else:
+            parsed = datetime.fromtimestamp(value / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise _invalid(field, "must be an ISO 8601 time or epoch milliseconds") from None
+    if not _EARLIEST <= parsed < _LATEST:
+        raise _invalid(field, "is not a plausible time")
+    return parsed.astimezone(UTC)
+
+
+async def _client_for(runtime: Runtime, request: Request, client_id: str) -> Client:
+    """The client, if it exists and the request's origin is on its allowlist."""
+    client = await runtime.clients.get(client_id)
+    if client is None:
+        raise HTTPError(404, "Unknown clientId: check the id in your project settings")
+    origin = request_origin(request.header(b"origin"), request.header(b"referer"))
+    if not origin_allowed(client.allowed_origins, origin):
+        raise HTTPError(403, "Domain not allowed")
+    return client
+
+
+# --- POST /api/replay-sessions ---------------------------------------------------
+
+
+async def start_session(runtime: Runtime, request: Request) -> Response:
+    start = _decode(await request.body(MAX_CONTROL_BODY), _Start)
+    if not 0 < len(start.sdk_session_id) <= MAX_SDK_ID or "\x00" in start.sdk_session_id:
+        raise _invalid("sdkSessionId", f"must be 1 to {MAX_SDK_ID} characters")
+    if start.anonymous_id is not None and (
+        len(start.anonymous_id) > MAX_SDK_ID or "\x00" in start.anonymous_id
+    ):
+        raise _invalid("anonymousId", f"must be at most {MAX_SDK_ID} characters")
+    started_at = _timestamp(start.started_at, "startedAt")
+    client = await _client_for(runtime, request, start.client_id)
+
+    header_agent = request.header(b"user-agent")
+    if is_bot(header_agent) or is_bot(start.user_agent):
+        return Response(200, {"accepted": False, "dropReason": "bot"})
+
+    user_agent = start.user_agent or header_agent
+    row = {
+        "id": new_sortable_id(),
+        "client_id": client.id,
+        "sdk_session_id": start.sdk_session_id,
+        "anonymous_id": start.anonymous_id or None,
+        "user_email": None,
+        "start_url": _clean_text(start.start_url, MAX_START_URL),
+        "user_agent": _clean_text(user_agent, MAX_USER_AGENT),
+        "started_at": started_at,
+        "created_at": datetime.now(UTC),
+    }
+    try:
+        await runtime.writer.insert(runtime.statements.replay_session, row)
+        return Response(200, {"accepted": True, "sessionReplayId": row["id"]})
+    except runtime.writer.integrity_error:
+        pass
+    # The unique index says this tab's session exists (a reload, or the same
+    # start racing on another node): hand back that one, open again.
+    existing = await asyncio.to_thread(
+        find_session_id, runtime.engine, client.id, start.sdk_session_id
+    )
+    if existing is None:  # the client was deleted meanwhile
+        raise HTTPError(404, "Unknown clientId: check the id in your project settings")
+    await asyncio.to_thread(reopen_session, runtime.engine, existing)
+    return Response(200, {"accepted": True, "sessionReplayId": existing})
+
+
+def _clean_text(value: str | None, limit: int) -> str | None:
+    if not value:
+        return None
+    return value.replace("\x00", "")[:limit] or None
+
+
+# --- PUT /api/replay-sessions/{id}/chunks/{seq} ------------------------------------
+
+
+def _int_header(request: Request, name: bytes, label: str) -> int | None:
+    raw = request.header(name)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_COUNT:
+        raise HTTPError(400, f"{label} must be a whole number from 0 to {MAX_COUNT:,}")
+    return int(raw)
+
+
+def _session_id(raw: str) -> str:
+    # Anything that isn't one of our ids can't be a session: no query needed.
+    if not _SESSION_ID.fullmatch(raw):
+        raise HTTPError(404, "Unknown session")
+    return raw
+
+
+async def put_chunk(runtime: Runtime, request: Request) -> Response:
+    match = _CHUNK_PATH.fullmatch(request.scope["path"][len(PREFIX) :])
+    if match is None:
+        raise HTTPError(404, "Not found")
+    session_id = _session_id(match.group(1))
+    raw_seq = match.group(2)
+    if not raw_seq.isdigit() or len(raw_seq) > 10 or int(raw_seq) > MAX_SEQ:
+        raise HTTPError(400, f"seq must be a whole number from 0 to {MAX_SEQ:,}")
+    seq = int(raw_seq)
+    client_id = (request.header(b"x-usero-client-id") or "").strip()
+    if not client_id:
+        raise HTTPError(400, "The X-Usero-Client-Id header is required")
+    event_count = _int_header(request, b"x-usero-event-count", "X-Usero-Event-Count")
+    duration_ms = _int_header(request, b"x-usero-duration-ms", "X-Usero-Duration-Ms")
+    dropped = _int_header(request, b"x-usero-dropped-before", "X-Usero-Dropped-Before")
+
+    target = await _target(runtime, request, session_id, seq, client_id)
+    if target.has_chunk:
+        return _stored(seq, duplicate=True)
+
+    body = await request.body(MAX_CHUNK_BYTES)
+    key = chunk_blob_key(client_id, session_id, seq)
+    stored = await asyncio.to_thread(_store_chunk, runtime, key, body)
+    row = {
+        "session_id": session_id,
+        "seq": seq,
+        "blob_key": key,
+        "compressed_bytes": stored,
+        "event_count": event_count,
+        "duration_ms": duration_ms,
+        "dropped_before": dropped or 0,
+        "created_at": datetime.now(UTC),
+    }
+    try:
+        await runtime.writer.insert(runtime.statements.replay_chunk, row)
+    except runtime.writer.integrity_error:
+        # A retry of this seq committed first (same bytes, same key: keep
+        # them), or the session was deleted meanwhile (drop what we wrote).
+        again = await asyncio.to_thread(chunk_target, runtime.engine, session_id, seq)
+        if again is not None and again.has_chunk:
+            return _stored(seq, duplicate=True)
+        await asyncio.to_thread(runtime.blobs.delete, key)
+        raise HTTPError(404, "Unknown session") from None
+    return _stored(seq, duplicate=False)
+
+
+def _stored(seq: int, *, duplicate: bool) -> Response:
+    return Response(200, {"success": True, "seq": seq, "duplicate": duplicate})
+
+
+async def _target(
+    runtime: Runtime, request: Request, session_id: str, seq: int, client_id: str
+) -> ChunkTarget:
+    target = await asyncio.to_thread(chunk_target, runtime.engine, session_id, seq)
+    if target is None:
+        raise HTTPError(404, "Unknown session")
+    if target.client_id != client_id:
+        raise HTTPError(403, "This session belongs to another clientId")
+    await _client_for(runtime, request, client_id)
+    if target.closed:
+        raise HTTPError(409, "This session has ended; start a new one")
+    return target
+
+
+def _store_chunk(runtime: Runtime, key: str, body: bytes) -> int:
+    """Check the chunk, write it to the blob store gzip-compressed; its stored size."""
+    stored = body if body[:2] == b"\x1f\x8b" else None
+    events = inflate_capped(body) if stored is not None else body
+    try:
+        value = msgspec.json.decode(events, type=msgspec.Raw)
+    except (msgspec.DecodeError, RecursionError):
+        raise _not_an_array() from None
+    if bytes(value)[:1] != b"[":
+        raise _not_an_array()
+    if stored is None:
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        stored = compressor.compress(body) + compressor.flush()
+    runtime.blobs.put(key, stored, "application/gzip")
+    return len(stored)
+
+
+def _not_an_array() -> HTTPError:
+    return HTTPError(400, "A chunk must be a JSON array of events, gzip-compressed or plain")
+
+
+def inflate_capped(data: bytes, limit: int = MAX_INFLATED_BYTES) -> bytearray:
+    """Inflate one gzip member, refusing (413) as soon as it passes ``limit`` bytes.
+
+    Output is asked for in bounded steps, so a bomb is stopped after producing
+    ``limit`` bytes, whatever its ratio.
+    """
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    out = bytearray()
+    pending = data
+    try:
+        while not inflater.eof:
+            piece = inflater.decompress(pending, limit + 1 - len(out))
+            out += piece
+            if len(out) > limit:
+                raise HTTPError(
+                    413,
+                    f"Chunk too large once decompressed (max {limit:,} bytes)",
+                    headers=[(b"connection", b"close")],
+                )
+            pending = inflater.unconsumed_tail
+            if not piece and not pending:
+                break
+    except zlib.error:
+        raise HTTPError(400, "The chunk is not valid gzip") from None
+    if not inflater.eof:
+        raise HTTPError(400, "The chunk's gzip stream is truncated")
+    if inflater.unused_data:
+        raise HTTPError(400, "The chunk has data after its gzip stream")
+    return out
+
+
+# --- POST /api/replay-sessions/{id}/finalise --------------------------------------
+
+
+async def finalise(runtime: Runtime, request: Request) -> Response:
+    match = _FINALISE_PATH.fullmatch(request.scope["path"][len(PREFIX) :])
+    if match is None:
+        raise HTTPError(404, "Not found")
+    session_id = _session_id(match.group(1))
+    # sendBeacon may label JSON as text/plain (or anything): the body decides.
+    end = _decode(await request.body(MAX_CONTROL_BODY), _Finalise)
+    ended_at = _timestamp(end.ended_at, "endedAt")
+    owner = await asyncio.to_thread(session_client, runtime.engine, session_id)
+    if owner is None:
+        raise HTTPError(404, "Unknown session")
+    if owner != end.client_id:
+        raise HTTPError(403, "This session belongs to another clientId")
+    await _client_for(runtime, request, owner)
+    await asyncio.to_thread(finalise_session, runtime.engine, session_id, ended_at)
+    return Response(200, {"success": True})

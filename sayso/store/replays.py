@@ -1,0 +1,346 @@
+"""Session replays: sessions, their chunks, reading the events back, and clean-up.
+
+The ingest API (``sayso.ingest.replay``) writes through the group-commit
+writer; everything here is synchronous and meant for a thread (or the CLI).
+The dashboard's player reads with ``get_session``, ``list_chunks`` and
+``iter_events_json``; its list page with ``list_sessions``.
+
+A chunk's events are stored gzip-compressed in the blob store, exactly one
+JSON array per blob (checked at ingest), so the events of a whole session are
+produced by stripping each array's brackets and joining the insides with
+commas — one chunk in memory at a time, never the whole session.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, Row, and_, delete, exists, func, select, update
+
+from sayso.store.blobs import BlobStore
+from sayso.store.clients import as_utc
+from sayso.store.schema import clients, replay_chunks, replay_sessions
+
+log = logging.getLogger(__name__)
+
+BLOB_PREFIX = "replays"
+CLOSED_FINALISED = "finalised"
+FINALISE_GRACE = timedelta(seconds=30)
+CLOSED_IDLE = "idle"
+_JSON_SPACE = b" \t\r\n"
+
+
+def chunk_blob_key(client_id: str, session_id: str, seq: int) -> str:
+    return f"{BLOB_PREFIX}/{client_id}/{session_id}/{seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySession:
+    """A session row plus what its chunks add up to."""
+
+    id: str
+    client_id: str
+    sdk_session_id: str
+    anonymous_id: str | None
+    user_email: str | None
+    start_url: str | None
+    user_agent: str | None
+    started_at: datetime | None  # the browser's clock
+    created_at: datetime  # the server's clock, like everything below
+    ended_at: datetime | None
+    closed_at: datetime | None
+    closed_reason: str | None  # "finalised", "idle", or None while open
+    chunk_count: int
+    compressed_bytes: int
+    event_count: int
+    duration_ms: int  # the sum of the chunks' durations
+    dropped_chunks: int  # chunks the SDK reported lost, over the whole session
+    last_chunk_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayChunk:
+    seq: int
+    blob_key: str
+    compressed_bytes: int
+    event_count: int | None
+    duration_ms: int | None
+    dropped_before: int  # chunks lost just before this one: a gap to mark
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTarget:
+    """What the chunk endpoint must know about a session before storing a chunk."""
+
+    client_id: str
+    closed: bool
+    has_chunk: bool  # this seq is already stored
+
+
+def _maybe_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+_c = replay_chunks.c
+_s = replay_sessions.c
+_SESSION_WITH_TOTALS = (
+    select(
+        replay_sessions,
+        func.count(_c.seq).label("chunk_count"),
+        func.coalesce(func.sum(_c.compressed_bytes), 0).label("total_bytes"),
+        func.coalesce(func.sum(_c.event_count), 0).label("total_events"),
+        func.coalesce(func.sum(_c.duration_ms), 0).label("total_duration_ms"),
+        func.coalesce(func.sum(_c.dropped_before), 0).label("total_dropped"),
+        func.max(_c.created_at).label("last_chunk_at"),
+    )
+    .select_from(replay_sessions.outerjoin(replay_chunks, _c.session_id == _s.id))
+    .group_by(*replay_sessions.columns)
+)
+
+
+def _session(row: Row[tuple[object, ...]]) -> ReplaySession:
+    m = row._mapping
+    return ReplaySession(
+        id=m["id"],
+        client_id=m["client_id"],
+        sdk_session_id=m["sdk_session_id"],
+        anonymous_id=m["anonymous_id"],
+        user_email=m["user_email"],
+        start_url=m["start_url"],
+        user_agent=m["user_agent"],
+        started_at=_maybe_utc(m["started_at"]),
+        created_at=as_utc(m["created_at"]),
+        ended_at=_maybe_utc(m["ended_at"]),
+        closed_at=_maybe_utc(m["closed_at"]),
+        closed_reason=m["closed_reason"],
+        chunk_count=int(m["chunk_count"]),
+        compressed_bytes=int(m["total_bytes"]),
+        event_count=int(m["total_events"]),
+        duration_ms=int(m["total_duration_ms"]),
+        dropped_chunks=int(m["total_dropped"]),
+        last_chunk_at=_maybe_utc(m["last_chunk_at"]),
+    )
+
+
+# --- reads -------------------------------------------------------------------
+
+
+def get_session(engine: Engine, session_id: str) -> ReplaySession | None:
+    with engine.connect() as conn:
+        row = conn.execute(_SESSION_WITH_TOTALS.where(_s.id == session_id)).first()
+    return _session(row) if row else None
+
+
+def list_sessions(
+    engine: Engine,
+    client_id: str,
+    *,
+    limit: int = 50,
+    before: tuple[datetime, str] | None = None,
+) -> list[ReplaySession]:
+    """A client's sessions, newest first; ``before`` = (created_at, id) of the
+    last one on the previous page (keyset pagination)."""
+    query = _SESSION_WITH_TOTALS.where(_s.client_id == client_id)
+    if before is not None:
+        at, last_id = before
+        query = query.where((_s.created_at < at) | (and_(_s.created_at == at, _s.id < last_id)))
+    query = query.order_by(_s.created_at.desc(), _s.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [_session(row) for row in conn.execute(query)]
+
+
+def list_chunks(engine: Engine, session_id: str) -> list[ReplayChunk]:
+    """The session's chunks in seq order. A seq missing from the run, or a
+    chunk with ``dropped_before`` > 0, is a gap in the recording."""
+    query = select(replay_chunks).where(_c.session_id == session_id).order_by(_c.seq)
+    with engine.connect() as conn:
+        return [
+            ReplayChunk(
+                seq=m["seq"],
+                blob_key=m["blob_key"],
+                compressed_bytes=m["compressed_bytes"],
+                event_count=m["event_count"],
+                duration_ms=m["duration_ms"],
+                dropped_before=m["dropped_before"],
+                created_at=as_utc(m["created_at"]),
+            )
+            for m in conn.execute(query).mappings()
+        ]
+
+
+def iter_events_json(engine: Engine, blobs: BlobStore, session_id: str) -> Iterator[bytes]:
+    """The session's events as one JSON array, in seq order, in pieces.
+
+    Joining the pieces gives valid JSON (``[]`` for a session without chunks).
+    Only one chunk is held in memory at a time. A chunk whose blob has gone
+    missing is skipped (and logged) rather than failing the whole session.
+    """
+    yield b"["
+    first = True
+    for chunk in list_chunks(engine, session_id):
+        data = blobs.get(chunk.blob_key)
+        if data is None:
+            log.warning("replay chunk blob %s is missing; skipped", chunk.blob_key)
+            continue
+        inner = array_items(inflate(data))
+        if not inner:
+            continue
+        if not first:
+            yield b","
+        first = False
+        yield inner
+    yield b"]"
+
+
+def inflate(data: bytes) -> bytes:
+    """A stored chunk's JSON (stored chunks are gzip; they were size-checked at ingest)."""
+    return zlib.decompress(data, zlib.MAX_WBITS | 16)
+
+
+def array_items(array: bytes) -> bytes:
+    """The inside of a JSON array's text, without its brackets: ``b"[1, 2]"`` → ``b"1, 2"``."""
+    body = array.strip(_JSON_SPACE)
+    return body[1:-1].strip(_JSON_SPACE)
+
+
+# --- the ingest path's helpers -------------------------------------------------
+
+
+def find_session_id(engine: Engine, client_id: str, sdk_session_id: str) -> str | None:
+    query = select(_s.id).where(_s.client_id == client_id, _s.sdk_session_id == sdk_session_id)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def reopen_session(engine: Engine, session_id: str) -> None:
+    """A reload in the same tab starts the same session again: if the previous
+    page finalised it (pagehide), it takes chunks again."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(replay_sessions)
+            .where(_s.id == session_id, _s.closed_at.is_not(None))
+            .values(closed_at=None, closed_reason=None, ended_at=None)
+        )
+
+
+def chunk_target(
+    engine: Engine, session_id: str, seq: int, *, now: datetime | None = None
+) -> ChunkTarget | None:
+    """The session's client and state, and whether ``seq`` is stored; None if no session.
+
+    A session finalised less than ``FINALISE_GRACE`` ago still takes chunks:
+    the finalise beacon needs no CORS preflight and a chunk PUT does, so on a
+    slow network the page's last chunk can arrive just after its own finalise.
+    """
+    stored = exists().where(_c.session_id == session_id, _c.seq == seq)
+    query = select(_s.client_id, _s.closed_at, _s.closed_reason, stored.label("has_chunk")).where(
+        _s.id == session_id
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    client_id, closed_at, reason, has_chunk = row
+    closed_at = _maybe_utc(closed_at)
+    closed = closed_at is not None
+    if closed_at is not None and reason == CLOSED_FINALISED:
+        closed = closed_at < (now or datetime.now(UTC)) - FINALISE_GRACE
+    return ChunkTarget(client_id=client_id, closed=closed, has_chunk=bool(has_chunk))
+
+
+def session_client(engine: Engine, session_id: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(_s.client_id).where(_s.id == session_id)).scalar()
+
+
+def finalise_session(
+    engine: Engine, session_id: str, ended_at: datetime | None, *, now: datetime | None = None
+) -> bool:
+    """Close an open session; False if it was closed already (finalise is idempotent)."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        closed = conn.execute(
+            update(replay_sessions)
+            .where(_s.id == session_id, _s.closed_at.is_(None))
+            .values(closed_at=now, closed_reason=CLOSED_FINALISED, ended_at=ended_at or now)
+        ).rowcount
+    return bool(closed)
+
+
+# --- clean-up ------------------------------------------------------------------
+
+
+def close_idle_sessions(engine: Engine, idle: timedelta, *, now: datetime | None = None) -> int:
+    """Close open sessions with no chunk (and no start) for ``idle``; returns how many.
+
+    Their end is the last chunk's arrival, or the start when none came. A
+    chunk racing the close may still land; it is kept, nothing is lost.
+    """
+    now = now or datetime.now(UTC)
+    cutoff = now - idle
+    recent_chunk = exists().where(_c.session_id == _s.id, _c.created_at >= cutoff)
+    last_chunk = select(func.max(_c.created_at)).where(_c.session_id == _s.id).scalar_subquery()
+    with engine.begin() as conn:
+        closed = conn.execute(
+            update(replay_sessions)
+            .where(_s.closed_at.is_(None), _s.created_at < cutoff, ~recent_chunk)
+            .values(
+                closed_at=now,
+                closed_reason=CLOSED_IDLE,
+                ended_at=func.coalesce(last_chunk, _s.created_at),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return int(closed)
+
+
+def delete_expired_sessions(
+    engine: Engine, blobs: BlobStore, *, now: datetime | None = None
+) -> int:
+    """Delete sessions older than their client's retention, then their blobs.
+
+    Like screenshots, a blob goes only after the rows pointing at it are
+    gone. The session row is locked first, so on PostgreSQL a chunk being
+    stored at that moment waits on its foreign key and then fails (its
+    handler removes the blob it wrote); SQLite writers are serial anyway.
+    """
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        retention = conn.execute(select(clients.c.id, clients.c.replay_retention_days)).all()
+        expired: list[str] = []
+        for client_id, days in retention:
+            cutoff = now - timedelta(days=days)
+            expired += conn.execute(
+                select(_s.id).where(_s.client_id == client_id, _s.created_at < cutoff)
+            ).scalars()
+    deleted = 0
+    for session_id in expired:
+        with engine.begin() as conn:
+            conn.execute(select(_s.id).where(_s.id == session_id).with_for_update())
+            keys = list(
+                conn.execute(
+                    delete(replay_chunks).where(_c.session_id == session_id).returning(_c.blob_key)
+                ).scalars()
+            )
+            gone = conn.execute(delete(replay_sessions).where(_s.id == session_id)).rowcount
+        delete_blobs(blobs, keys)
+        deleted += gone
+    return deleted
+
+
+def delete_blobs(blobs: BlobStore, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            blobs.delete(key)
+        except Exception:
+            # The rows are gone; an orphaned blob wastes space but breaks nothing.
+            log.exception("could not delete blob %s; its row is gone", key)

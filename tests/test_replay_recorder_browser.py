@@ -1,0 +1,250 @@
+"""Sayso's session recorder (sdk/src/replay.ts) in Debian's Chromium, against a real Sayso.
+
+A host page on its own origin (strict CSP, hostile CSS) installs the widget with
+``data-replay``; the visitor types a secret into a form field, gives feedback
+through the widget and leaves. The recording must reach the server, link to the
+feedback at the right moment, be finalised on the way out, and contain neither
+the secret, nor masked or blocked text, nor the widget's own UI.
+
+Headless Chromium says "HeadlessChrome" in its user agent, which the server
+drops as a bot, so the browser context gets an ordinary Chrome user agent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import Engine, select
+
+from sayso.settings import Settings
+from sayso.store import migrate
+from sayso.store.blobs import open_blob_store
+from sayso.store.clients import create_client
+from sayso.store.database import create_db_engine
+from sayso.store.replays import ReplaySession, get_session, list_chunks, list_sessions
+from sayso.store.schema import feedback
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HOSTILE_CSS,
+    host_page,
+    host_site,
+    require_chromium,
+)
+from tests.live_server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+SECRET = "hunter2-" + secrets.token_hex(4)
+MASKED = "masked-" + secrets.token_hex(4)
+BLOCKED = "blocked-" + secrets.token_hex(4)
+COMMENT = "widget-comment-" + secrets.token_hex(4)
+
+FORM = f"""<form id="checkout">
+<label for="card">Card number</label> <input id="card" name="card" autocomplete="off">
+<p class="sayso-mask">{MASKED}</p>
+<div data-sayso-block><p>{BLOCKED}</p></div>
+</form>
+"""
+
+
+@pytest.fixture(scope="module")
+def sayso(fresh_settings: Callable[..., Settings]) -> Iterator[tuple[LiveServer, Engine]]:
+    settings = fresh_settings("sqlite")
+    engine = create_db_engine(settings)
+    migrate.upgrade(engine)
+    with LiveServer(settings) as server:
+        yield server, engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    root = tmp_path_factory.mktemp("replay-host-site")
+    (root / "hostile.css").write_text(HOSTILE_CSS)
+    (root / "elsewhere.html").write_text("<!doctype html><title>Elsewhere</title><p>Bye")
+    with host_site(root) as url:
+        yield root, url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    # The server drops HeadlessChrome as a bot: look like the ordinary Chrome it is.
+    agent = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{browser.version} Safari/537.36"
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, user_agent=agent)
+    yield context
+    context.close()
+
+
+def write_page(site: tuple[Path, str], sayso_url: str, client_id: str, attributes: str) -> str:
+    root, base = site
+    name = f"replay-{secrets.token_hex(4)}.html"
+    html = host_page(sayso_url, client_id, extra_attributes=attributes)
+    (root / name).write_text(
+        html.replace('<button id="own-button"', FORM + '<button id="own-button"')
+    )
+    return f"{base}/{name}"
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 20, message: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value or time.monotonic() > deadline:
+            assert value, message or "timed out"
+            return value
+        time.sleep(0.1)
+
+
+def feedback_rows(engine: Engine, page_url: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        result = conn.execute(select(feedback).where(feedback.c.page_url == page_url)).mappings()
+        return [dict(row) for row in result]
+
+
+def chunk_count(engine: Engine, session_id: str) -> int:
+    session = get_session(engine, session_id)
+    return session.chunk_count if session else 0
+
+
+def stored_chunks(server: LiveServer, engine: Engine, session_id: str) -> list[bytes]:
+    blobs = open_blob_store(server.settings)
+    out = []
+    for chunk in list_chunks(engine, session_id):
+        data = blobs.get(chunk.blob_key)
+        assert data is not None
+        out.append(gzip.decompress(data))
+    return out
+
+
+def test_a_recorded_session_links_to_feedback_masks_the_secret_and_is_finalised(
+    context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine]
+) -> None:
+    server, engine = sayso
+    client_id = create_client(engine, "replay test").id
+    url = write_page(site, server.url, client_id, "data-replay")
+    page: Page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text) if m.type == "error" or "Content Security" in m.text else None
+        ),
+    )
+
+    loaded = time.monotonic()
+    page.goto(url)
+    session: ReplaySession = wait_for(
+        lambda: next(iter(list_sessions(engine, client_id)), None), message="no session started"
+    )
+    assert session.start_url == url
+    assert session.anonymous_id
+    assert session.sdk_session_id
+
+    page.locator("#card").press_sequentially(SECRET, delay=20)
+    # a chunk goes every 3 s (when there are events): wait for the one with the typing
+    page.wait_for_timeout(3200)
+    wait_for(lambda: chunk_count(engine, session.id) >= 1, message="no chunks stored")
+
+    page.get_by_role("button", name="Give feedback").click()
+    form = page.get_by_role("dialog", name="Send feedback")
+    form.get_by_role("radio", name="Good").click()
+    form.get_by_role("textbox", name="Tell us more").fill(COMMENT)
+    form.get_by_role("button", name="Send").click()
+    expect(form.get_by_text("Thank you!")).to_be_visible(timeout=20_000)
+    elapsed_ms = (time.monotonic() - loaded) * 1000
+
+    [row] = wait_for(lambda: feedback_rows(engine, url), message="no feedback row")
+    assert row["session_replay_id"] == session.id
+    offset = row["replay_offset_ms"]
+    assert isinstance(offset, int)
+    assert 3000 <= offset <= elapsed_ms, (offset, elapsed_ms)
+
+    # leaving the page flushes what is left and finalises the session (sendBeacon)
+    page.goto(f"{site[1]}/elsewhere.html")
+    ended = wait_for(
+        lambda: (s := get_session(engine, session.id)) and s.closed_reason == "finalised" and s,
+        message="the session was not finalised",
+    )
+    assert ended.ended_at is not None
+    assert ended.dropped_chunks == 0
+
+    chunks = stored_chunks(server, engine, session.id)
+    assert len(chunks) == ended.chunk_count >= 2  # before the feedback, and after it
+    events = [e for c in chunks for e in json.loads(c)]
+    text = b"\n".join(chunks).decode()
+    assert any(e["type"] == 2 for e in events), "a full snapshot"
+    assert "Customer app" in text, "the page itself was recorded"
+    assert "*" * len(SECRET) in text, "the typing was recorded, masked"
+    assert SECRET not in text
+    assert SECRET[:6] not in text
+    assert MASKED not in text
+    assert BLOCKED not in text
+    # the widget's own UI (a shadow root under <sayso-feedback>) is never recorded
+    assert COMMENT not in text
+    assert "Tell us more" not in text
+    # events are in time order across chunks, and the feedback falls inside the recording
+    stamps = [e["timestamp"] for e in events]
+    assert stamps == sorted(stamps)
+    assert stamps[0] + offset <= stamps[-1]
+    assert problems == [], problems
+    page.close()
+
+
+def test_a_reload_continues_the_same_session(
+    context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine]
+) -> None:
+    server, engine = sayso
+    client_id = create_client(engine, "replay reload").id
+    url = write_page(site, server.url, client_id, "data-replay")
+    page = context.new_page()
+    page.goto(url)
+    [first] = wait_for(lambda: list_sessions(engine, client_id))
+    wait_for(lambda: chunk_count(engine, first.id) >= 1)
+    page.reload()
+    page.wait_for_timeout(500)
+    wait_for(lambda: chunk_count(engine, first.id) >= 2)
+    page.wait_for_timeout(3500)
+    assert [s.id for s in list_sessions(engine, client_id)] == [first.id]
+    seqs = [c.seq for c in list_chunks(engine, first.id)]
+    assert seqs == list(range(len(seqs))), "seq continues after the reload"
+    page.close()
+
+
+def test_a_sampled_out_session_loads_no_rrweb_and_sends_nothing(
+    context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine]
+) -> None:
+    server, engine = sayso
+    client_id = create_client(engine, "replay sampled out").id
+    url = write_page(site, server.url, client_id, 'data-replay="0"')
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    expect(page.get_by_role("button", name="Give feedback")).to_be_visible()
+    page.wait_for_timeout(1000)
+    to_sayso = [u for u in requests if u.startswith(server.url)]
+    assert to_sayso == [f"{server.url}/widget.js", f"{server.url}/widget/replay.js"]
+    assert list_sessions(engine, client_id) == []
+    page.close()
