@@ -188,6 +188,11 @@ def test_a_recorded_session_links_to_feedback_masks_the_secret_and_is_finalised(
         message="the session was not finalised",
     )
     assert ended.ended_at is not None
+    # The page's last chunk may land just after its finalise beacon (the
+    # server takes it within a grace period): wait for it.
+    wait_for(lambda: chunk_count(engine, session.id) >= 2, message="no chunk after the feedback")
+    ended = get_session(engine, session.id)
+    assert ended is not None
     assert ended.dropped_chunks == 0
 
     chunks = stored_chunks(server, engine, session.id)
