@@ -201,6 +201,15 @@ def test_a_member_creates_a_project_finds_triages_and_exports_feedback(
         page.get_by_role("link", name="Export JSON").click()
     assert [r["id"] for r in json.loads(Path(download_info.value.path()).read_text())] == [slow]
 
+    # The overview and People pages draw what came in.
+    page.get_by_role("link", name="Overview").click()
+    expect(page.locator("svg.chart").first).to_be_visible()
+    expect(page.get_by_role("link", name="Overview")).to_have_attribute("aria-current", "page")
+    ana.shoot(artifacts_dir, "overview")
+    page.get_by_role("link", name="People").click()
+    expect(page.get_by_text("a@x.io")).to_be_visible()
+    ana.shoot(artifacts_dir, "people")
+
     assert ana.problems == []
     assert ana.dialogs == []
 

@@ -3,11 +3,15 @@
 // page works without it (forms post, links navigate), this only makes it quicker.
 import { initConfirmations } from './confirm';
 import { initCopyButtons } from './copy';
+import { initFilters } from './filters';
 import { initLightbox } from './lightbox';
+import { initNav } from './nav';
 import { initSelection, initShortcuts } from './shortcuts';
 
 initConfirmations(document);
 initCopyButtons(document);
+initFilters(document);
 initLightbox(document);
+initNav(document);
 initSelection(document);
 initShortcuts(document);

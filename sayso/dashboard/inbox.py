@@ -128,6 +128,16 @@ async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[
         tags=project_tags,
         can_triage=access.role != "viewer",
         here=here,
+        more_filters_open=any(
+            (
+                filters.created_from,
+                filters.created_before,
+                filters.page,
+                filters.person,
+                filters.meta,
+                filters.tag,
+            )
+        ),
         export_csv=href(export, filters, [("format", "csv")]),
         export_json=href(export, filters, [("format", "json")]),
         filters=filters,
