@@ -104,8 +104,15 @@ class Stack:
             },
         )
 
-    def finalise(self, session_id: str, client_id: str, **kwargs: Any) -> httpx.Response:
-        body = json.dumps({"clientId": client_id, "endedAt": "2026-11-27T10:05:00Z"})
+    def finalise(
+        self,
+        session_id: str,
+        client_id: str,
+        ended_at: str | None = "2026-11-27T10:05:00Z",
+        **kwargs: Any,
+    ) -> httpx.Response:
+        end = {"clientId": client_id} | ({"endedAt": ended_at} if ended_at else {})
+        body = json.dumps(end)
         headers = {"Content-Type": "text/plain;charset=UTF-8", **kwargs.pop("headers", {})}
         return self.http.post(
             f"/api/replay-sessions/{session_id}/finalise", content=body, headers=headers
@@ -226,6 +233,105 @@ def test_a_reload_after_finalise_resumes_the_session(stack: Stack) -> None:
 
     assert stack.start(client_id, "tab-r")["sessionReplayId"] == session_id
     assert stack.put(session_id, 5, gz(events(2)), client_id).status_code == 200
+
+
+def test_the_previous_pages_late_finalise_does_not_close_the_reloaded_page(
+    stack: Stack,
+) -> None:
+    # Page A starts at 10:00 and is reloaded at 10:03; A's beacon (ended 10:02)
+    # only arrives after page B's start. Same browser, same clock: it is stale.
+    client_id = stack.client()
+    session_id = stack.start(client_id, "tab-late", startedAt="2026-11-27T10:00:00Z")[
+        "sessionReplayId"
+    ]
+    stack.start(client_id, "tab-late", startedAt="2026-11-27T10:03:00Z")
+
+    late = stack.finalise(session_id, client_id, "2026-11-27T10:02:00Z")
+
+    assert late.status_code == 200
+    assert late.json() == {"success": True}
+    session = get_session(stack.engine, session_id)
+    assert session is not None
+    assert session.is_open
+    assert session.resumed_at == datetime(2026, 11, 27, 10, 3, tzinfo=UTC)
+    # Still open, not finalised, so no grace period runs out: B's chunks are taken.
+    assert stack.put(session_id, 0, gz(events(1)), client_id).status_code == 200
+    # Page B's own finalise closes it.
+    assert stack.finalise(session_id, client_id, "2026-11-27T10:09:00Z").status_code == 200
+    closed = get_session(stack.engine, session_id)
+    assert closed is not None
+    assert closed.closed_reason == "finalised"
+    assert closed.ended_at == datetime(2026, 11, 27, 10, 9, tzinfo=UTC)
+
+
+def test_a_repeated_beacon_of_the_page_before_does_not_close_the_resumed_session(
+    stack: Stack,
+) -> None:
+    client_id = stack.client()
+    session_id = stack.start(client_id, "tab-again", startedAt="2026-11-27T10:00:00Z")[
+        "sessionReplayId"
+    ]
+    assert stack.finalise(session_id, client_id, "2026-11-27T10:05:00Z").status_code == 200
+    stack.start(client_id, "tab-again", startedAt="2026-11-27T10:06:00Z")  # reopens it
+
+    again = stack.finalise(session_id, client_id, "2026-11-27T10:05:00Z")
+
+    assert again.status_code == 200
+    session = get_session(stack.engine, session_id)
+    assert session is not None
+    assert session.is_open
+    assert session.ended_at is None
+
+
+def test_a_finalise_before_the_first_start_is_ignored_and_one_at_it_closes(
+    stack: Stack,
+) -> None:
+    client_id = stack.client()
+    session_id = stack.start(client_id, startedAt="2026-11-27T10:00:00Z")["sessionReplayId"]
+
+    assert stack.finalise(session_id, client_id, "2026-11-27T09:59:59Z").status_code == 200
+    session = get_session(stack.engine, session_id)
+    assert session is not None
+    assert session.is_open
+
+    assert stack.finalise(session_id, client_id, "2026-11-27T10:00:00Z").status_code == 200
+    closed = get_session(stack.engine, session_id)
+    assert closed is not None
+    assert closed.closed_reason == "finalised"
+
+
+def test_a_finalise_without_ended_at_closes_the_session_as_before(stack: Stack) -> None:
+    client_id = stack.client()
+    session_id = stack.start(client_id, "tab-no-end", startedAt="2026-11-27T10:00:00Z")[
+        "sessionReplayId"
+    ]
+    stack.start(client_id, "tab-no-end", startedAt="2026-11-27T10:03:00Z")
+
+    assert stack.finalise(session_id, client_id, None).status_code == 200
+
+    session = get_session(stack.engine, session_id)
+    assert session is not None
+    assert session.closed_reason == "finalised"
+    assert session.ended_at is not None
+
+
+def test_a_late_retried_start_does_not_move_the_resume_time_back(stack: Stack) -> None:
+    client_id = stack.client()
+    session_id = stack.start(client_id, "tab-retry", startedAt="2026-11-27T10:00:00Z")[
+        "sessionReplayId"
+    ]
+    stack.start(client_id, "tab-retry", startedAt="2026-11-27T10:06:00Z")
+    stack.start(client_id, "tab-retry", startedAt="2026-11-27T10:03:00Z")
+    # A restart without startedAt leaves it alone too.
+    stack.start(client_id, "tab-retry", startedAt=None)
+
+    session = get_session(stack.engine, session_id)
+    assert session is not None
+    assert session.resumed_at == datetime(2026, 11, 27, 10, 6, tzinfo=UTC)
+    assert stack.finalise(session_id, client_id, "2026-11-27T10:05:00Z").status_code == 200
+    still_open = get_session(stack.engine, session_id)
+    assert still_open is not None
+    assert still_open.is_open
 
 
 @pytest.mark.parametrize(
@@ -470,6 +576,24 @@ def test_malformed_count_headers_are_a_400(stack: Stack, name: str, value: str) 
     session_id = stack.session(client_id)
     assert stack.put(session_id, 0, gz(events(1)), client_id, {name: value}).status_code == 400
     assert stack.put(session_id, 10**12, gz(events(1)), client_id).status_code == 400
+
+
+def test_digits_that_are_not_ascii_are_a_400_not_a_server_error(stack: Stack) -> None:
+    # "²".isdigit() is true in Python, but int("²") raises.
+    client_id = stack.client()
+    session_id = stack.session(client_id)
+    superscript_seq = stack.http.put(
+        f"/api/replay-sessions/{session_id}/chunks/%C2%B2",
+        content=gz(events(1)),
+        headers={"X-Usero-Client-Id": client_id},
+    )
+    superscript_count = stack.http.put(
+        f"/api/replay-sessions/{session_id}/chunks/0",
+        content=gz(events(1)),
+        headers={b"X-Usero-Client-Id": client_id.encode(), b"X-Usero-Event-Count": b"\xb2"},
+    )
+    assert (superscript_seq.status_code, superscript_count.status_code) == (400, 400)
+    assert stack.chunk_rows(session_id) == []
 
 
 def raw_put(stack: Stack, path: str, head: bytes, blocks: list[bytes]) -> bytes:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from sayso.ingest.validation import (
     INVALID_DATA,
+    JSON_MAX_DEPTH,
     MAX_LENGTHS,
     MAX_SAFE_INTEGER,
     MAX_SCREENSHOTS,
@@ -442,7 +443,10 @@ def test_a_nul_deep_inside_nested_metadata_is_refused_not_raised(depth: int) -> 
     for _ in range(depth):
         poisoned, clean = [poisoned], [clean]
     rejected(minimal(metadata={"deep": poisoned}), "metadata")
-    accepted(minimal(metadata={"deep": clean}))
+    if depth < JSON_MAX_DEPTH:
+        accepted(minimal(metadata={"deep": clean}))
+    else:  # refused for its depth, without a stack frame per level either
+        rejected(minimal(metadata={"deep": clean}), "metadata")
 
 
 # --------------------------------------------------------------------------- metadata size
@@ -502,6 +506,24 @@ def test_metadata_is_accepted_exactly_when_its_compact_json_is_at_most_10kb(
 @pytest.mark.parametrize("metadata", [[], "text", 1, True, [{"a": 1}]])
 def test_metadata_must_be_an_object(metadata: Any) -> None:
     rejected(minimal(metadata=metadata), "metadata")
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    """An object ``depth`` levels deep (the outer object counts as one)."""
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_metadata_may_nest_32_levels_but_not_33() -> None:
+    # Deeper JSON fits in 10 KB, but reading it back recurses per level.
+    assert accepted(minimal(metadata=_nested(JSON_MAX_DEPTH))).metadata == _nested(32)
+    rejected(minimal(metadata=_nested(JSON_MAX_DEPTH + 1)), "metadata")
+    lists: list[Any] = []
+    for _ in range(JSON_MAX_DEPTH):
+        lists = [lists]
+    rejected(minimal(metadata={"list": lists}), "metadata")
 
 
 def test_empty_metadata_object_is_kept() -> None:

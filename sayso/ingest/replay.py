@@ -9,7 +9,9 @@
   The same seq again is a no-op 200, order doesn't matter, a closed session is
   409 (the SDK then stops).
 - ``POST /api/replay-sessions/{id}/finalise``: close it; idempotent, and read
-  whatever the Content-Type (``navigator.sendBeacon``).
+  whatever the Content-Type (``navigator.sendBeacon``). A finalise whose
+  ``endedAt`` is earlier than the latest (re)start's ``startedAt`` is the
+  previous page's late beacon after a reload: acknowledged, and ignored.
 
 Size limits come before any work: over 4 MB on the wire is refused before it
 is read, and gzip is inflated with a cap, so a bomb costs at most 16 MB of
@@ -32,6 +34,7 @@ from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import INVALID_DATA
 from sayso.origins import origin_allowed, request_origin
 from sayso.store.clients import Client
+from sayso.store.identities import email_for
 from sayso.store.ids import new_sortable_id
 from sayso.store.replays import (
     ChunkTarget,
@@ -112,8 +115,8 @@ def _decode(body: bytes, kind: type[_T]) -> _T:
 
 # Browsers send ISO strings or epoch milliseconds; anything outside these years
 # is a broken clock or garbage.
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _timestamp(value: str | int | float | None, field: str) -> datetime | None:
@@ -128,7 +131,7 @@ def _timestamp(value: str | int | float | None, field: str) -> datetime | None:
             parsed = datetime.fromtimestamp(value / 1000, UTC)
     except (ValueError, OverflowError, OSError):
         raise _invalid(field, "must be an ISO 8601 time or epoch milliseconds") from None
-    if not _EARLIEST <= parsed < _LATEST:
+    if not EARLIEST <= parsed < LATEST:
         raise _invalid(field, "is not a plausible time")
     return parsed.astimezone(UTC)
 
@@ -163,15 +166,22 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
         return Response(200, {"accepted": False, "dropReason": "bot"})
 
     user_agent = start.user_agent or header_agent
+    anonymous_id = start.anonymous_id or None
+    # A person identified before this session started is known from its first
+    # row; sessions already stored got the email when they were identified.
+    user_email = anonymous_id and await asyncio.to_thread(
+        email_for, runtime.engine, client.id, anonymous_id
+    )
     row = {
         "id": new_sortable_id(),
         "client_id": client.id,
         "sdk_session_id": start.sdk_session_id,
-        "anonymous_id": start.anonymous_id or None,
-        "user_email": None,
+        "anonymous_id": anonymous_id,
+        "user_email": user_email or None,
         "start_url": _clean_text(start.start_url, MAX_START_URL),
         "user_agent": _clean_text(user_agent, MAX_USER_AGENT),
         "started_at": started_at,
+        "resumed_at": None,  # the first start's time is started_at
         "created_at": datetime.now(UTC),
     }
     try:
@@ -186,7 +196,7 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
     )
     if existing is None:  # the client was deleted meanwhile
         raise HTTPError(404, "Unknown clientId: check the id in your project settings")
-    await asyncio.to_thread(reopen_session, runtime.engine, existing)
+    await asyncio.to_thread(reopen_session, runtime.engine, existing, started_at)
     return Response(200, {"accepted": True, "sessionReplayId": existing})
 
 
@@ -199,12 +209,17 @@ def _clean_text(value: str | None, limit: int) -> str | None:
 # --- PUT /api/replay-sessions/{id}/chunks/{seq} ------------------------------------
 
 
+def _is_digits(raw: str) -> bool:
+    # ASCII only: str.isdigit() is also true for "²", which int() refuses.
+    return 0 < len(raw) <= 10 and raw.isascii() and raw.isdigit()
+
+
 def _int_header(request: Request, name: bytes, label: str) -> int | None:
     raw = request.header(name)
     if raw is None:
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_COUNT:
+    if not _is_digits(raw) or int(raw) > MAX_COUNT:
         raise HTTPError(400, f"{label} must be a whole number from 0 to {MAX_COUNT:,}")
     return int(raw)
 
@@ -222,7 +237,7 @@ async def put_chunk(runtime: Runtime, request: Request) -> Response:
         raise HTTPError(404, "Not found")
     session_id = _session_id(match.group(1))
     raw_seq = match.group(2)
-    if not raw_seq.isdigit() or len(raw_seq) > 10 or int(raw_seq) > MAX_SEQ:
+    if not _is_digits(raw_seq) or int(raw_seq) > MAX_SEQ:
         raise HTTPError(400, f"seq must be a whole number from 0 to {MAX_SEQ:,}")
     seq = int(raw_seq)
     client_id = (request.header(b"x-usero-client-id") or "").strip()

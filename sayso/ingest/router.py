@@ -27,6 +27,7 @@ from sayso.ingest.http import (
     Send,
     send_response,
 )
+from sayso.ingest.identify import identify
 from sayso.ingest.openapi import openapi_document
 from sayso.ingest.replay import PREFIX as REPLAY_PREFIX
 from sayso.ingest.replay import finalise, put_chunk, start_session
@@ -70,6 +71,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/feedback": {"POST": post_feedback},
     "/api/screenshots": {"POST": upload_screenshot},
     "/api/replay-sessions": {"POST": start_session},
+    "/api/identify": {"POST": identify},
     "/api/ping": {"GET": ping, "HEAD": ping},
     "/healthz": {"GET": healthz, "HEAD": healthz},
     "/openapi.json": {"GET": openapi},

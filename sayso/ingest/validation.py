@@ -29,6 +29,10 @@ MAX_LENGTHS: dict[str, int] = {
 SCREENSHOT_MAX_LENGTHS: dict[str, int] = {"fileName": 512, "url": 4_096, "mimeType": 100}
 MAX_SCREENSHOTS = 10
 METADATA_MAX_BYTES = 10_240
+# Metadata (and identify's traits) may nest this deep. Far deeper JSON fits in
+# 10 KB, but reading it back (psycopg, the dashboard's tree) recurses per
+# level and would fail long after the visitor got their 200.
+JSON_MAX_DEPTH = 32
 METADATA_TOO_LARGE = "Metadata too large (max 10KB)"
 INVALID_DATA = "Invalid data provided"
 MAX_SAFE_INTEGER = 2**53 - 1  # what every JavaScript client can represent exactly
@@ -39,7 +43,7 @@ EMAIL_PATTERN = (
     r"^(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
-_EMAIL = re.compile(EMAIL_PATTERN)
+EMAIL = re.compile(EMAIL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ class _Issues(dict[str, list[str]]):
         self.setdefault(field, []).append(message)
 
 
-def _text_problem(value: str, max_length: int) -> str | None:
+def text_problem(value: str, max_length: int) -> str | None:
     if len(value) > max_length:
         return f"Must be at most {max_length} characters"
     if "\x00" in value:
@@ -92,11 +96,11 @@ def _text(data: dict[str, Any], field: str, issues: _Issues, *, strip: bool = Fa
     if value is None:
         return None
     if not isinstance(value, str):
-        issues.add(field, f"Expected a string, received {_json_type(value)}")
+        issues.add(field, f"Expected a string, received {json_type(value)}")
         return None
     if strip:
         value = value.strip()
-    problem = _text_problem(value, MAX_LENGTHS[field])
+    problem = text_problem(value, MAX_LENGTHS[field])
     if problem:
         issues.add(field, problem)
         return None
@@ -122,7 +126,7 @@ def _number(value: Any) -> float | int | None:
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -136,7 +140,7 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
-def _contains_nul(value: Any) -> bool:
+def contains_nul(value: Any) -> bool:
     # Iterative: metadata the JSON decoder accepts can be nested far deeper
     # than a recursive walk (two frames per level) can follow.
     stack = [value]
@@ -154,7 +158,29 @@ def _contains_nul(value: Any) -> bool:
     return False
 
 
-def _compact_json(value: Any) -> bytes | None:
+def json_depth(value: Any, limit: int = JSON_MAX_DEPTH) -> int:
+    """How deeply ``value`` nests objects and arrays, counted up to ``limit`` + 1.
+
+    Iterative like ``contains_nul``; it stops as soon as the limit is passed.
+    """
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        if deepest > limit:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def compact_json(value: Any) -> bytes | None:
     """``value`` as compact JSON; ``None`` if a lone surrogate makes that impossible."""
     try:
         return msgspec.json.encode(value)
@@ -165,7 +191,7 @@ def _compact_json(value: Any) -> bytes | None:
 def _screenshot(item: Any, index: int, issues: _Issues) -> dict[str, Any] | None:
     where = f"[{index}]"
     if not isinstance(item, dict):
-        issues.add("screenshots", f"{where}: Expected an object, received {_json_type(item)}")
+        issues.add("screenshots", f"{where}: Expected an object, received {json_type(item)}")
         return None
     clean: dict[str, Any] = {}
     ok = True
@@ -175,7 +201,7 @@ def _screenshot(item: Any, index: int, issues: _Issues) -> dict[str, Any] | None
             issues.add("screenshots", f"{where}.{key}: Required, a non-empty string")
             ok = False
             continue
-        problem = _text_problem(value, max_length)
+        problem = text_problem(value, max_length)
         if problem:
             issues.add("screenshots", f"{where}.{key}: {problem}")
             ok = False
@@ -204,9 +230,9 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
         issues.add("clientId", "Required")
         client_id = None
     elif not isinstance(client_id, str):
-        issues.add("clientId", f"Expected a string, received {_json_type(client_id)}")
+        issues.add("clientId", f"Expected a string, received {json_type(client_id)}")
         client_id = None
-    elif problem := _text_problem(client_id, MAX_LENGTHS["clientId"]):
+    elif problem := text_problem(client_id, MAX_LENGTHS["clientId"]):
         issues.add("clientId", problem)
         client_id = None
 
@@ -215,7 +241,7 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
     if raw_rating is not None:
         rating = _integer(raw_rating)
         if rating is None:
-            issues.add("rating", f"Expected an integer, received {_json_type(raw_rating)}")
+            issues.add("rating", f"Expected an integer, received {json_type(raw_rating)}")
         elif not 1 <= rating <= 4:
             issues.add("rating", "Must be between 1 and 4")
             rating = None
@@ -225,14 +251,14 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
         issues.add("rating", "Provide a rating (1 to 4) or a non-empty comment")
 
     user_email = _text(data, "userEmail", issues, strip=True) or None
-    if user_email is not None and not _EMAIL.match(user_email):
+    if user_email is not None and not EMAIL.match(user_email):
         issues.add("userEmail", "Must be a valid email address")
         user_email = None
 
     page_url = _text(data, "pageUrl", issues)
     if page_url is None and "pageUrl" not in issues and referer:
         # A too-long or odd Referer is dropped, never a reason to refuse feedback.
-        page_url = referer if _text_problem(referer, MAX_LENGTHS["pageUrl"]) is None else None
+        page_url = referer if text_problem(referer, MAX_LENGTHS["pageUrl"]) is None else None
     page_title = _text(data, "pageTitle", issues)
     referrer = _text(data, "referrer", issues)
     environment = _text(data, "environment", issues, strip=True) or None
@@ -241,7 +267,7 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
     raw_screenshots = data.get("screenshots")
     if raw_screenshots is not None:
         if not isinstance(raw_screenshots, list):
-            issues.add("screenshots", f"Expected an array, received {_json_type(raw_screenshots)}")
+            issues.add("screenshots", f"Expected an array, received {json_type(raw_screenshots)}")
         elif len(raw_screenshots) > MAX_SCREENSHOTS:
             issues.add("screenshots", f"At most {MAX_SCREENSHOTS} screenshots")
         else:
@@ -251,16 +277,19 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
     metadata = data.get("metadata")
     if metadata is not None:
         if not isinstance(metadata, dict):
-            issues.add("metadata", f"Expected an object, received {_json_type(metadata)}")
+            issues.add("metadata", f"Expected an object, received {json_type(metadata)}")
             metadata = None
-        elif (encoded := _compact_json(metadata)) is None:
+        elif (encoded := compact_json(metadata)) is None:
             issues.add("metadata", "Must be valid Unicode text")
             metadata = None
         elif len(encoded) > METADATA_MAX_BYTES:
             return Rejection(METADATA_TOO_LARGE)
+        elif json_depth(metadata) > JSON_MAX_DEPTH:
+            issues.add("metadata", f"Must nest at most {JSON_MAX_DEPTH} levels deep")
+            metadata = None
         # A NUL is always encoded as \u0000, so its absence from the encoding
         # proves there is none; only a hit needs the (exact) walk.
-        elif b"\\u0000" in encoded and _contains_nul(metadata):
+        elif b"\\u0000" in encoded and contains_nul(metadata):
             issues.add("metadata", "Must not contain NUL characters")
             metadata = None
 

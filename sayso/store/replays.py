@@ -19,7 +19,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, Row, and_, delete, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from sayso.store.blobs import BlobStore
 from sayso.store.clients import as_utc
@@ -50,6 +63,7 @@ class ReplaySession:
     start_url: str | None
     user_agent: str | None
     started_at: datetime | None  # the browser's clock
+    resumed_at: datetime | None  # the latest restart's startedAt (a reload), same clock
     created_at: datetime  # the server's clock, like everything below
     ended_at: datetime | None
     closed_at: datetime | None
@@ -118,6 +132,7 @@ def _session(row: Row[tuple[object, ...]]) -> ReplaySession:
         start_url=m["start_url"],
         user_agent=m["user_agent"],
         started_at=_maybe_utc(m["started_at"]),
+        resumed_at=_maybe_utc(m["resumed_at"]),
         created_at=as_utc(m["created_at"]),
         ended_at=_maybe_utc(m["ended_at"]),
         closed_at=_maybe_utc(m["closed_at"]),
@@ -221,10 +236,28 @@ def find_session_id(engine: Engine, client_id: str, sdk_session_id: str) -> str 
         return conn.execute(query).scalar()
 
 
-def reopen_session(engine: Engine, session_id: str) -> None:
+def _latest_start() -> ColumnElement[datetime]:
+    """When the latest (re)start began, on the browser's clock."""
+    return func.coalesce(_s.resumed_at, _s.started_at)
+
+
+def reopen_session(engine: Engine, session_id: str, started_at: datetime | None = None) -> None:
     """A reload in the same tab starts the same session again: if the previous
-    page finalised it (pagehide), it takes chunks again."""
+    page finalised it (pagehide), it takes chunks again.
+
+    The new page's ``startedAt`` is kept as ``resumed_at`` (only ever moving
+    forward), so the previous page's finalise beacon, if it arrives after
+    this, is recognised as stale by ``finalise_session`` and ignored.
+    """
     with engine.begin() as conn:
+        if started_at is not None:
+            new = bindparam("resumed", started_at, type_=DateTime(timezone=True))
+            latest = _latest_start()
+            conn.execute(
+                update(replay_sessions)
+                .where(_s.id == session_id, or_(latest.is_(None), latest < new))
+                .values(resumed_at=new)
+            )
         conn.execute(
             update(replay_sessions)
             .where(_s.id == session_id, _s.closed_at.is_not(None))
@@ -265,12 +298,24 @@ def session_client(engine: Engine, session_id: str) -> str | None:
 def finalise_session(
     engine: Engine, session_id: str, ended_at: datetime | None, *, now: datetime | None = None
 ) -> bool:
-    """Close an open session; False if it was closed already (finalise is idempotent)."""
+    """Close an open session; False if it was closed already (finalise is idempotent)
+    or the finalise is stale.
+
+    Stale: its ``ended_at`` is earlier than the latest (re)start's ``startedAt``
+    — the beacon of the page before a reload, arriving after the new page
+    resumed the session. Both times come from the same browser's clock, so the
+    comparison is sound; without ``ended_at`` there is nothing to compare and
+    the session is closed as before.
+    """
     now = now or datetime.now(UTC)
+    conditions = [_s.id == session_id, _s.closed_at.is_(None)]
+    if ended_at is not None:
+        latest = _latest_start()
+        conditions.append(or_(latest.is_(None), latest <= ended_at))
     with engine.begin() as conn:
         closed = conn.execute(
             update(replay_sessions)
-            .where(_s.id == session_id, _s.closed_at.is_(None))
+            .where(*conditions)
             .values(closed_at=now, closed_reason=CLOSED_FINALISED, ended_at=ended_at or now)
         ).rowcount
     return bool(closed)

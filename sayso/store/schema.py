@@ -372,6 +372,10 @@ replay_sessions = Table(
     Column("start_url", Text, nullable=True),
     Column("user_agent", Text, nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=True),  # the browser's clock
+    # The latest restart's startedAt (same clock): a reload in the same tab
+    # resumes the session, and a finalise whose endedAt is earlier than this
+    # came from the page before and must not close it.
+    Column("resumed_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     # Set when the session stops taking chunks; reason "finalised" or "idle".
@@ -380,6 +384,7 @@ replay_sessions = Table(
     Index(None, "client_id", "sdk_session_id", unique=True),
     Index(None, "client_id", "created_at"),
     Index(None, "closed_at", "created_at"),
+    Index(None, "client_id", "anonymous_id"),  # an identify fills in user_email
 )
 
 # One row per uploaded chunk; the events themselves are a gzip blob.
@@ -401,4 +406,24 @@ replay_chunks = Table(
     Column("duration_ms", BigInteger, nullable=True),
     Column("dropped_before", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Who is behind an ``anonymousId`` (POST /api/identify), as the host app last
+# said. Personal data: deleted with the project (cascade).
+identities = Table(
+    "identities",
+    metadata,
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("anonymous_id", String(128), primary_key=True),
+    Column("external_user_id", String(255), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("display_name", String(200), nullable=True),
+    Column("traits", JSONType, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

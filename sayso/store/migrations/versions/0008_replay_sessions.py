@@ -6,6 +6,9 @@ derived from the chunk rows, so parallel chunk uploads on many nodes never
 contend for the session row. The chunks' events live in the blob store; a
 chunk row says where, and what the player needs to mark gaps.
 
+``identities`` holds what the host app told us about the person behind an
+``anonymousId`` (``POST /api/identify``), so a session can show who it was.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-27
@@ -13,6 +16,7 @@ Create Date: 2026-11-27
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0008"
 down_revision = "0007"
@@ -35,6 +39,7 @@ def upgrade() -> None:
         sa.Column("start_url", sa.Text(), nullable=True),
         sa.Column("user_agent", sa.Text(), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resumed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
@@ -63,6 +68,12 @@ def upgrade() -> None:
         "replay_sessions",
         ["closed_at", "created_at"],
     )
+    # An identify fills in the person on that anonymousId's sessions.
+    op.create_index(
+        "ix_replay_sessions_client_id_anonymous_id",
+        "replay_sessions",
+        ["client_id", "anonymous_id"],
+    )
     op.create_table(
         "replay_chunks",
         sa.Column("session_id", sa.String(32), nullable=False),
@@ -82,6 +93,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("session_id", "seq", name="pk_replay_chunks"),
     )
 
+    op.create_table(
+        "identities",
+        sa.Column("client_id", sa.String(64), nullable=False),
+        sa.Column("anonymous_id", sa.String(128), nullable=False),
+        sa.Column("external_user_id", sa.String(255), nullable=True),
+        sa.Column("email", sa.String(254), nullable=True),
+        sa.Column("display_name", sa.String(200), nullable=True),
+        sa.Column(
+            "traits",
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True), "postgresql"
+            ),
+            nullable=True,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["clients.id"],
+            name="fk_identities_client_id_clients",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("client_id", "anonymous_id", name="pk_identities"),
+    )
+
     # Feedback given during a session: the player's markers and the sessions
     # list's "has feedback" column and filter.
     op.create_index(
@@ -91,7 +127,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_feedback_client_id_session_replay_id", table_name="feedback")
+    op.drop_table("identities")
     op.drop_table("replay_chunks")
+    op.drop_index("ix_replay_sessions_client_id_anonymous_id", table_name="replay_sessions")
     op.drop_index("ix_replay_sessions_closed_at_created_at", table_name="replay_sessions")
     op.drop_index("ix_replay_sessions_client_id_created_at", table_name="replay_sessions")
     op.drop_index("ix_replay_sessions_client_id_sdk_session_id", table_name="replay_sessions")

@@ -1,0 +1,121 @@
+"""Identities: who the host app says is behind an ``anonymousId`` (``POST /api/identify``).
+
+One row per client and ``anonymousId``, replaced by each identify (the latest
+values win). An identify also fills in ``user_email`` on that anonymousId's
+replay sessions that have none yet, and a session started later picks the
+email up at insert (``email_for``), so the sessions list shows the person.
+
+Synchronous, meant for a thread. Identify is rare (when the host app's user
+changes), so it commits directly rather than through the group-commit writer,
+which only inserts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sayso.store.clients import as_utc
+from sayso.store.schema import identities, replay_sessions
+
+_i = identities.c
+_s = replay_sessions.c
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    client_id: str
+    anonymous_id: str
+    external_user_id: str | None
+    email: str | None
+    display_name: str | None
+    traits: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def save_identity(
+    engine: Engine,
+    client_id: str,
+    anonymous_id: str,
+    *,
+    external_user_id: str | None,
+    email: str | None,
+    display_name: str | None,
+    traits: dict[str, Any] | None,
+    now: datetime | None = None,
+) -> int:
+    """Insert or replace the identity, then give its email to that anonymousId's
+    sessions that have none; returns how many sessions got it.
+
+    Raises the driver's IntegrityError if the client does not exist (any more).
+    """
+    now = now or datetime.now(UTC)
+    values = {
+        "external_user_id": external_user_id,
+        "email": email,
+        "display_name": display_name,
+        "traits": traits,
+        "updated_at": now,
+    }
+    with engine.begin() as conn:
+        key = {"client_id": client_id, "anonymous_id": anonymous_id, "created_at": now}
+        _upsert(conn, key, values)
+        if email is None:
+            return 0
+        # Only sessions without a person: one already shown with an email keeps it.
+        return int(
+            conn.execute(
+                update(replay_sessions)
+                .where(
+                    _s.client_id == client_id,
+                    _s.anonymous_id == anonymous_id,
+                    _s.user_email.is_(None),
+                )
+                .values(user_email=email)
+            ).rowcount
+        )
+
+
+def _upsert(conn: Connection, key: dict[str, Any], values: dict[str, Any]) -> None:
+    # Both dialects have INSERT … ON CONFLICT DO UPDATE (SQLite ≥ 3.24), but
+    # through different constructs; one statement avoids a read-then-write race
+    # between two nodes identifying the same anonymousId.
+    dialect = conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(identities).values(**key, **values)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[_i.client_id, _i.anonymous_id],
+            set_={name: statement.excluded[name] for name in values},
+        )
+    )
+
+
+def get_identity(engine: Engine, client_id: str, anonymous_id: str) -> Identity | None:
+    query = select(identities).where(_i.client_id == client_id, _i.anonymous_id == anonymous_id)
+    with engine.connect() as conn:
+        m = conn.execute(query).mappings().first()
+    if m is None:
+        return None
+    return Identity(
+        client_id=m["client_id"],
+        anonymous_id=m["anonymous_id"],
+        external_user_id=m["external_user_id"],
+        email=m["email"],
+        display_name=m["display_name"],
+        traits=m["traits"],
+        created_at=as_utc(m["created_at"]),
+        updated_at=as_utc(m["updated_at"]),
+    )
+
+
+def email_for(engine: Engine, client_id: str, anonymous_id: str) -> str | None:
+    """The identified email of ``anonymous_id``, for a session starting now."""
+    query = select(_i.email).where(_i.client_id == client_id, _i.anonymous_id == anonymous_id)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
