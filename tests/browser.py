@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from playwright.sync_api import Browser, sync_playwright
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,6 +33,24 @@ AXE = SDK / "node_modules" / "axe-core" / "axe.min.js"
 def require_chromium() -> None:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         raise RuntimeError("Debian's chromium is missing: scripts/bootstrap dev installs it")
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright — never a downloaded build.
+
+    Test modules wrap this in a module-scoped fixture: one browser per module,
+    a fresh context per test.
+    """
+    require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

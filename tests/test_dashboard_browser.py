@@ -20,13 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from sayso.accounts.users import create_user
 from sayso.settings import Settings
 from sayso.store.schema import feedback
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser import chromium as launched_chromium
 from tests.images import png_bytes
 from tests.live_server import LiveServer
 from tests.test_dashboard_auth import start_server
@@ -47,13 +47,8 @@ def dashboard(fresh_settings: Any) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as p:
-        yield _launch(p)
-
-
-def _launch(p: Playwright) -> Browser:
-    return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as browser:
+        yield browser
 
 
 class Session:
@@ -115,9 +110,10 @@ def status_of(server: LiveServer, feedback_id: str) -> str:
 
 
 def rows(page: Page) -> list[str]:
-    return page.locator("tr.feedback-row").evaluate_all(
+    ids = page.locator("tr.feedback-row").evaluate_all(
         "rows => rows.map(r => r.dataset.feedbackId)"
     )
+    return [str(i) for i in ids]
 
 
 def injected(page: Page) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from sayso.accounts.memberships import create_project
@@ -31,14 +31,8 @@ from sayso.accounts.users import create_user
 from sayso.settings import Settings
 from sayso.store.replays import get_session, list_sessions
 from sayso.store.schema import feedback
-from tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    HOSTILE_CSS,
-    host_page,
-    host_site,
-    require_chromium,
-)
+from tests.browser import HOSTILE_CSS, host_page, host_site
+from tests.browser import chromium as launched_chromium
 from tests.live_server import LiveServer
 from tests.test_dashboard_auth import start_server
 from tests.test_dashboard_replays import put_chunk, start_session
@@ -58,11 +52,8 @@ def sayso(fresh_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

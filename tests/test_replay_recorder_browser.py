@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import Engine, select
 
 from sayso.settings import Settings
@@ -31,14 +31,8 @@ from sayso.store.clients import create_client
 from sayso.store.database import create_db_engine
 from sayso.store.replays import ReplaySession, get_session, list_chunks, list_sessions
 from sayso.store.schema import feedback
-from tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    HOSTILE_CSS,
-    host_page,
-    host_site,
-    require_chromium,
-)
+from tests.browser import HOSTILE_CSS, host_page, host_site
+from tests.browser import chromium as launched_chromium
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -77,11 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

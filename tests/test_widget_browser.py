@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Engine, select
 
 from sayso.settings import Settings
@@ -23,15 +23,8 @@ from sayso.store import migrate
 from sayso.store.clients import create_client
 from sayso.store.database import create_db_engine
 from sayso.store.schema import feedback
-from tests.browser import (
-    AXE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    HOSTILE_CSS,
-    host_page,
-    host_site,
-    require_chromium,
-)
+from tests.browser import AXE, HOSTILE_CSS, host_page, host_site
+from tests.browser import chromium as launched_chromium
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -56,19 +49,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    require_chromium()
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-    )
-    yield browser
-    browser.close()
+def browser() -> Iterator[Browser]:
+    with launched_chromium() as browser:
+        yield browser
 
 
 class HostPage:

@@ -96,6 +96,21 @@ async def project_access(request: AnyRequest, client_id: str) -> Access | Respon
     return Access(user, token, client, role)
 
 
+async def project_form(request: AnyRequest, client_id: str) -> tuple[Access, Any] | Response[Any]:
+    """A POSTed project form with its CSRF token checked, and the caller's access.
+
+    Or the response to send instead: a redirect, a 404 for non-members, a 403
+    for a missing or stale token. Role checks are each action's own.
+    """
+    access = await project_access(request, client_id)
+    if not isinstance(access, Access):
+        return access
+    form = await request.form()
+    if not csrf_ok(access.token, form.get(CSRF_FIELD)):
+        return forbidden()
+    return access, form
+
+
 def page_context(a: Access) -> dict[str, Any]:
     return {"user": a.user, "client": a.client, "role": a.role, "csrf_token": csrf_token(a.token)}
 
@@ -196,12 +211,10 @@ async def _render_settings(
 
 @post("/projects/{client_id:str}/settings")
 async def settings_submit(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
-    form = await request.form()
-    if not csrf_ok(access.token, form.get(CSRF_FIELD)):
-        return forbidden()
+    submitted = await project_form(request, client_id)
+    if isinstance(submitted, Response):
+        return submitted
+    access, form = submitted
     if not access.is_owner:
         return forbidden(OWNERS_ONLY)
     action = form_field(form, "action")

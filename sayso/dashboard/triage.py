@@ -19,8 +19,7 @@ from litestar.response import Redirect
 
 from sayso.dashboard.auth import AnyRequest, forbidden, form_field, runtime_of
 from sayso.dashboard.pages import render
-from sayso.dashboard.projects import Access, page_context, project_access
-from sayso.dashboard.security import CSRF_FIELD, csrf_ok
+from sayso.dashboard.projects import Access, page_context, project_form
 from sayso.store import audit, triage
 from sayso.store.ids import possible_sortable_id
 
@@ -98,12 +97,10 @@ async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
 
 @post("/projects/{client_id:str}/triage")
 async def triage_submit(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
-    form = await request.form()
-    if not csrf_ok(access.token, form.get(CSRF_FIELD)):
-        return forbidden()
+    submitted = await project_form(request, client_id)
+    if isinstance(submitted, Response):
+        return submitted
+    access, form = submitted
     if access.role == "viewer":
         return forbidden(VIEWERS_READ_ONLY)
     back = _next_url(form, client_id)
