@@ -579,3 +579,25 @@ def test_the_settings_list_the_environments_feedback_has_used(
     assert f'<a href="/projects/{client_id}/inbox?env=production">production</a>' in page
     assert "&lt;b&gt;qa&lt;/b&gt;" in page
     assert "<b>qa" not in page
+
+
+def test_the_owner_sets_how_long_recordings_are_kept_within_its_range(
+    site: LiveServer, people: Callable[[str], Browser]
+) -> None:
+    ana, vic = people("ana"), people("vic")
+    client_id = ana.create_project("Retention")
+    ana.settings(client_id, action="add_member", email=vic.email, role="viewer")
+    assert (
+        'name="days" min="1" max="3650" value="30"'
+        in ana.http.get(f"/projects/{client_id}/settings").text
+    )
+
+    assert ana.settings(client_id, action="replay_retention", days="7").status_code == 303
+    assert get_client(db(site), client_id).replay_retention_days == 7  # type: ignore[union-attr]
+    for bad in ("0", "3651", "-1", "7.5", "seven", "", "٣"):
+        refused = ana.settings(client_id, action="replay_retention", days=bad)
+        assert refused.status_code == 400, bad
+        assert "whole number of days, 1 to 3650" in refused.text
+    assert vic.settings(client_id, action="replay_retention", days="90").status_code == 403
+    assert get_client(db(site), client_id).replay_retention_days == 7  # type: ignore[union-attr]
+    assert entries(db(site), client_id)[0].details == {"days": 7}

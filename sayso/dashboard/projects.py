@@ -49,6 +49,8 @@ from sayso.dashboard.security import CSRF_FIELD, csrf_ok, csrf_token
 from sayso.origins import InvalidOrigin
 from sayso.store import audit, feedback_search
 from sayso.store.clients import (
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
     Client,
     delete_client,
     get_client,
@@ -203,6 +205,7 @@ async def _render_settings(
         status_code=status_code,
         members=members,
         environments=environments,
+        retention_range=(MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
         roles=ROLES,
         error=error,
         **page_context(access),
@@ -293,6 +296,19 @@ async def _set_screenshots_private(request: AnyRequest, access: Access, form: An
     await _record(request, access, "screenshots_privacy_changed", private=private)
 
 
+async def _set_replay_retention(request: AnyRequest, access: Access, form: Any) -> None:
+    raw = form_field(form, "days").strip()
+    days = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 5 else 0
+    if not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
+        raise ValueError(
+            f"Keep recordings for a whole number of days, {MIN_RETENTION_DAYS} to "
+            f"{MAX_RETENTION_DAYS}."
+        )
+    engine = runtime_of(request).engine
+    await asyncio.to_thread(update_client, engine, access.client.id, replay_retention_days=days)
+    await _record(request, access, "replay_retention_changed", days=days)
+
+
 async def _add_member(request: AnyRequest, access: Access, form: Any) -> None:
     engine = runtime_of(request).engine
     email = form_field(form, "email")
@@ -354,6 +370,7 @@ _ACTIONS: dict[str, Action] = {
     "remove_origin": _change_allowlist,
     "clear_allowlist": _change_allowlist,
     "screenshots": _set_screenshots_private,
+    "replay_retention": _set_replay_retention,
     "add_member": _add_member,
     "change_role": _change_role,
     "remove_member": _remove_member,
