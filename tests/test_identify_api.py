@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -497,6 +498,24 @@ def test_a_session_started_after_identify_has_the_email_from_the_start(
 
     assert session_email(engine, session_id) == "ada@example.com"
     assert session_email(engine, stranger) is None
+
+
+def test_a_start_and_an_identify_sent_together_always_link_the_session_to_its_person(
+    server: LiveServer, client_id: str, engine: Engine
+) -> None:
+    # Usero's SDK may send both at once; whichever commits first, the session
+    # must end up with the email.
+    def pair(n: int) -> str:
+        anonymous_id = f"together-{n}"
+        with httpx.Client(base_url=server.url, timeout=30) as http, ThreadPoolExecutor(2) as pool:
+            started = pool.submit(start_session, http, client_id, anonymous_id, f"tab-{n}")
+            pool.submit(identify, http, client_id, anonymousId=anonymous_id, email=f"p{n}@x.io")
+            return str(started.result())
+
+    with ThreadPoolExecutor(8) as pool:
+        sessions = list(pool.map(pair, range(24)))
+
+    assert [session_email(engine, s) for s in sessions] == [f"p{n}@x.io" for n in range(24)]
 
 
 def test_deleting_the_client_deletes_its_identities(

@@ -34,7 +34,7 @@ from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import INVALID_DATA
 from sayso.origins import origin_allowed, request_origin
 from sayso.store.clients import Client
-from sayso.store.identities import email_for
+from sayso.store.identities import claim_person
 from sayso.store.ids import new_sortable_id
 from sayso.store.replays import (
     ChunkTarget,
@@ -167,17 +167,13 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
 
     user_agent = start.user_agent or header_agent
     anonymous_id = start.anonymous_id or None
-    # A person identified before this session started is known from its first
-    # row; sessions already stored got the email when they were identified.
-    user_email = anonymous_id and await asyncio.to_thread(
-        email_for, runtime.engine, client.id, anonymous_id
-    )
+    session_id = new_sortable_id()
     row = {
-        "id": new_sortable_id(),
+        "id": session_id,
         "client_id": client.id,
         "sdk_session_id": start.sdk_session_id,
         "anonymous_id": anonymous_id,
-        "user_email": user_email or None,
+        "user_email": None,  # claim_person below, once the row is committed
         "start_url": _clean_text(start.start_url, MAX_START_URL),
         "user_agent": _clean_text(user_agent, MAX_USER_AGENT),
         "started_at": started_at,
@@ -186,9 +182,14 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
     }
     try:
         await runtime.writer.insert(runtime.statements.replay_session, row)
-        return Response(200, {"accepted": True, "sessionReplayId": row["id"]})
     except runtime.writer.integrity_error:
         pass
+    else:
+        if anonymous_id:
+            await asyncio.to_thread(
+                claim_person, runtime.engine, client.id, anonymous_id, session_id
+            )
+        return Response(200, {"accepted": True, "sessionReplayId": session_id})
     # The unique index says this tab's session exists (a reload, or the same
     # start racing on another node): hand back that one, open again.
     existing = await asyncio.to_thread(

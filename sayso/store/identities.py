@@ -115,7 +115,29 @@ def get_identity(engine: Engine, client_id: str, anonymous_id: str) -> Identity 
 
 
 def email_for(engine: Engine, client_id: str, anonymous_id: str) -> str | None:
-    """The identified email of ``anonymous_id``, for a session starting now."""
+    """The identified email of ``anonymous_id``, if it has one."""
     query = select(_i.email).where(_i.client_id == client_id, _i.anonymous_id == anonymous_id)
     with engine.connect() as conn:
         return conn.execute(query).scalar()
+
+
+def claim_person(engine: Engine, client_id: str, anonymous_id: str, session_id: str) -> bool:
+    """Give a just-stored session the email its anonymousId was identified with.
+
+    Called after the session's row is committed, never before: an identify
+    committing before this read is seen here, and one committing after it
+    finds the session row with its own update — so no interleaving of the two
+    requests (Usero's SDK may send them together) leaves the session without
+    its person. Reads first, so the common case (nobody identified) writes
+    nothing.
+    """
+    email = email_for(engine, client_id, anonymous_id)
+    if email is None:
+        return False
+    with engine.begin() as conn:
+        conn.execute(
+            update(replay_sessions)
+            .where(_s.id == session_id, _s.user_email.is_(None))
+            .values(user_email=email)
+        )
+    return True
