@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from sayso.store.blobs import open_blob_store
 from sayso.store.clients import create_client
 from sayso.store.database import create_db_engine
 from sayso.store.replays import ReplaySession, get_session, list_chunks, list_sessions
-from sayso.store.schema import feedback
+from sayso.store.schema import feedback, identities
 from tests.browser import HOSTILE_CSS, host_page, host_site
 from tests.browser import chromium as launched_chromium
 from tests.live_server import LiveServer
@@ -111,6 +112,12 @@ def feedback_rows(engine: Engine, page_url: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         result = conn.execute(select(feedback).where(feedback.c.page_url == page_url)).mappings()
         return [dict(row) for row in result]
+
+
+def identity_rows(engine: Engine, client_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        query = select(identities).where(identities.c.client_id == client_id)
+        return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def chunk_count(engine: Engine, session_id: str) -> int:
@@ -243,4 +250,87 @@ def test_a_sampled_out_session_loads_no_rrweb_and_sends_nothing(
     to_sayso = [u for u in requests if u.startswith(server.url)]
     assert to_sayso == [f"{server.url}/widget.js", f"{server.url}/widget/replay.js"]
     assert list_sessions(engine, client_id) == []
+    page.close()
+
+
+def test_the_init_user_is_identified_and_its_email_reaches_the_session(
+    context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine]
+) -> None:
+    server, engine = sayso
+    client_id = create_client(engine, "replay identify").id
+    email = f"visitor-{secrets.token_hex(4)}@example.com"
+    root, base = site
+    name = f"identify-{secrets.token_hex(4)}"
+    # The JS API (the tag has no user attribute); the page's CSP allows no inline script.
+    options = {"clientId": client_id, "replay": True, "user": {"email": email, "id": "user-42"}}
+    (root / f"{name}.js").write_text(f"window.saysoWidget = Sayso.init({json.dumps(options)});\n")
+    tags = f'<script src="{server.url}/widget.js"></script>\n<script src="/{name}.js"></script>'
+    html, found = re.subn(
+        r"<script src=\"[^\"]*/widget\.js\"[^>]*></script>", tags, host_page(server.url, client_id)
+    )
+    assert found == 1
+    (root / f"{name}.html").write_text(html)
+    url = f"{base}/{name}.html"
+
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    identify_requests: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: (
+            identify_requests.append(
+                {"method": r.method, "headers": r.headers, "body": r.post_data}
+            )
+            if r.url == f"{server.url}/api/identify"
+            else None
+        ),
+    )
+    page.goto(url)
+    session: ReplaySession = wait_for(
+        lambda: next(iter(list_sessions(engine, client_id)), None), message="no session started"
+    )
+    assert session.anonymous_id
+    # Whichever arrives first, the session ends up with the email.
+    wait_for(
+        lambda: (s := get_session(engine, session.id)) and s.user_email == email,
+        message="the session did not get the user's email",
+    )
+    [identity] = wait_for(lambda: identity_rows(engine, client_id), message="no identities row")
+    assert identity["anonymous_id"] == session.anonymous_id
+    assert identity["email"] == email
+    assert identity["external_user_id"] == "user-42"
+    assert identity["display_name"] is None
+    page.wait_for_timeout(100)  # Playwright's sync API delivers page events only in its own calls
+    [sent] = identify_requests
+    assert sent["method"] == "POST"
+    assert sent["headers"]["content-type"].startswith("text/plain")
+    assert json.loads(sent["body"]) == {
+        "clientId": client_id,
+        "anonymousId": session.anonymous_id,
+        "externalUserId": "user-42",
+        "email": email,
+    }
+
+    # identify() on the widget handle reaches the recording: a new person, the same id ...
+    other = f"other-{secrets.token_hex(4)}@example.com"
+    page.evaluate("email => window.saysoWidget.identify({ email })", other)
+    wait_for(
+        lambda: [row["email"] for row in identity_rows(engine, client_id)] == [other],
+        message="the second identify did not arrive",
+    )
+    # ... the same person again sends nothing, and a logout rotates the anonymousId.
+    page.evaluate("email => window.saysoWidget.identify({ email })", other)
+    page.evaluate("() => window.saysoWidget.identify(null)")
+    anonymous_id = page.evaluate("() => localStorage.getItem('sayso:anon')")
+    assert anonymous_id
+    assert anonymous_id != session.anonymous_id
+    page.wait_for_timeout(500)
+    assert len(identify_requests) == 2
+    # The session keeps the first email (only sessions without one are filled).
+    stored = get_session(engine, session.id)
+    assert stored is not None
+    assert stored.user_email == email
+    assert problems == [], problems
     page.close()

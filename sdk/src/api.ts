@@ -55,8 +55,14 @@ export function start(): void {
 export function init(options: Options): WidgetHandle {
   last = { clientId: options.clientId, baseUrl: options.baseUrl };
   const w = createWidget(options, getCore(), (url) => import(url), defaultBase);
+  const id = w.identify;
   start();
   if (options.replay) startReplay(options).catch(console.error);
+  // a recording (this init's or startReplay()'s) learns of every user change, in order
+  w.identify = (u) => {
+    id(u);
+    replay?.then((h) => h?.identify(u), () => {});
+  };
   return w;
 }
 

@@ -153,6 +153,7 @@ async function begin(o: ReplayOptions): Promise<ReplayHandle | null> {
     },
     link: rec.link,
     stop: rec.stop,
+    identify: rec.identify,
   };
 }
 

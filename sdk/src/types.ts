@@ -108,6 +108,8 @@ export interface ReplayOptions {
   replayMaskSelector?: string;
   /** Mask the values of all inputs, textareas and selects (default true; passwords are always masked). */
   replayMaskAllInputs?: boolean;
+  /** The signed-in person: sent to POST /api/identify when recording starts, so the session shows who it was. */
+  user?: User;
 }
 
 /** What a feedback item carries to point into the recording. */
@@ -124,6 +126,8 @@ export interface ReplayHandle {
   link(): ReplayLink | undefined;
   /** Stops recording (remaining events are sent, the session is finalised). */
   stop(): void;
+  /** The host app's user changed: POST /api/identify (once per person); null (logout) rotates the anonymousId. */
+  identify(user: User | null): void;
 }
 
 export interface WidgetHandle {

@@ -7,8 +7,10 @@ import {
   ANON_KEY,
   CHUNK_EVERY,
   MAX_COMPRESSED,
+  MAX_TRIES,
   SESSION_KEY,
   type ReplayEnv,
+  WHO_KEY,
   createRecorder,
   loadState,
   retryDelay,
@@ -26,6 +28,7 @@ interface Req {
 
 const T0 = 1_700_000_000_000;
 const BASE = 'https://sayso.example/api/replay-sessions';
+const IDENTIFY = 'https://sayso.example/api/identify';
 const accepted = (id = 'rs_1'): HttpResult => ({ status: 200, data: { accepted: true, sessionReplayId: id } });
 const settle = async () => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
@@ -62,6 +65,7 @@ function world(answer?: (r: Req) => HttpResult | Promise<HttpResult>) {
           const r = { method, url, body, headers, keepalive };
           reqs.push(r);
           if (answer) return answer(r);
+          if (url === IDENTIFY) return { status: 200, data: { accepted: true } };
           return method === 'POST' && url === BASE ? accepted() : { status: 200, data: null };
         },
         gzip: w.gzip ? async (s) => new Uint8Array(gzipSync(s)) : undefined,
@@ -105,6 +109,7 @@ function world(answer?: (r: Req) => HttpResult | Promise<HttpResult>) {
       return createRecorder({ clientId: 'client_1', baseUrl: 'https://sayso.example/', ...o }, w.env());
     },
     chunks: () => reqs.filter((r) => r.method === 'PUT'),
+    identifies: () => reqs.filter((r) => r.url === IDENTIFY).map((r) => JSON.parse(r.body as string)),
   };
   return w;
 }
@@ -497,5 +502,190 @@ describe('feedback links to the replay', () => {
     await core.submit({ clientId: 'c', rating: 3 });
     const body = JSON.parse(calls[0].body as string);
     assert.ok(!('sessionReplayId' in body) && !('replayOffsetMs' in body));
+  });
+});
+
+describe('replay identify', () => {
+  const ALICE = { id: 'u_1', email: 'alice@example.com', name: 'Alice' };
+
+  it('at start, the init user goes to POST /api/identify with the session\'s anonymousId: keepalive, text/plain', async () => {
+    const w = world();
+    const rec = w.recorder({ user: ALICE })!;
+    await rec.start();
+    await settle();
+    const r = w.reqs.find((q) => q.url === IDENTIFY)!;
+    assert.equal(r.method, 'POST');
+    assert.equal(r.keepalive, true);
+    assert.equal(r.headers['Content-Type'], 'text/plain;charset=UTF-8');
+    const anonymousId = JSON.parse(w.reqs.find((q) => q.url === BASE)!.body as string).anonymousId;
+    assert.equal(anonymousId, w.local.getItem(ANON_KEY));
+    assert.deepEqual(w.identifies(), [
+      { clientId: 'client_1', anonymousId, externalUserId: 'u_1', email: 'alice@example.com', displayName: 'Alice' },
+    ]);
+  });
+
+  it('absent fields are left out; no user, or one without id / email / name, sends nothing', async () => {
+    const w = world();
+    const rec = w.recorder()!;
+    await rec.start();
+    await settle();
+    rec.identify({});
+    await settle();
+    assert.deepEqual(w.identifies(), []);
+    rec.identify({ email: 'bob@example.com' });
+    await settle();
+    assert.deepEqual(w.identifies(), [{ clientId: 'client_1', anonymousId: 'uuid-2', email: 'bob@example.com' }]);
+  });
+
+  it('sent again when the user changes, not when it is the same (on this page or, once accepted, after a reload)', async () => {
+    const w = world();
+    const rec = w.recorder({ user: ALICE })!;
+    await rec.start();
+    await settle();
+    rec.identify({ ...ALICE });
+    await settle();
+    assert.equal(w.identifies().length, 1);
+    rec.identify({ ...ALICE, name: 'Alice B.' });
+    await settle();
+    assert.deepEqual(
+      w.identifies().map((b) => b.displayName),
+      ['Alice', 'Alice B.'],
+    );
+    rec.identify({ ...ALICE, name: 'Alice B.' });
+    await settle();
+    assert.equal(w.identifies().length, 2);
+    // a reload: the same person, the same anonymousId → nothing new
+    await w.recorder({ user: { ...ALICE, name: 'Alice B.' } })!.start();
+    assert.equal(w.identifies().length, 2);
+    assert.equal(JSON.parse(w.local.getItem(WHO_KEY)!).displayName, 'Alice B.');
+  });
+
+  it('a failure is retried with the recorder\'s backoff, at most 5 attempts; a final 4xx is not', async () => {
+    const w = world((r) => (r.url === IDENTIFY ? { status: 503, data: null } : r.url === BASE ? accepted() : ok()));
+    const rec = w.recorder({ user: ALICE })!;
+    await rec.start();
+    await settle();
+    assert.equal(w.identifies().length, 1);
+    await w.run(400); // retryDelay(1) with random 0.5 = 750 ms
+    assert.equal(w.identifies().length, 1);
+    await w.run(400);
+    assert.equal(w.identifies().length, 2);
+    await w.run(60000);
+    assert.equal(w.identifies().length, MAX_TRIES);
+    assert.equal(w.local.getItem(WHO_KEY), null, 'not remembered as sent');
+
+    const v = world((r) => (r.url === IDENTIFY ? { status: 400, data: null } : r.url === BASE ? accepted() : ok()));
+    await v.recorder({ user: ALICE })!.start();
+    await v.run(60000);
+    assert.equal(v.identifies().length, 1);
+  });
+
+  it('succeeds on a retry (a 2xx without accepted: true counts as a failure); a newer user cancels the old retries', async () => {
+    let n = 0;
+    const w = world((r) =>
+      r.url === IDENTIFY ? (++n < 3 ? { status: 200, data: {} } : { status: 200, data: { accepted: true } }) : r.url === BASE ? accepted() : ok(),
+    );
+    const rec = w.recorder({ user: ALICE })!;
+    await rec.start();
+    await settle();
+    await w.run(60000);
+    assert.equal(w.identifies().length, 3);
+    assert.ok(w.local.getItem(WHO_KEY));
+
+    const v = world((r) => (r.url === IDENTIFY ? { status: 0, data: null } : r.url === BASE ? accepted() : ok()));
+    const other = v.recorder({ user: ALICE })!;
+    await other.start();
+    await settle();
+    other.identify({ id: 'u_2' });
+    await v.run(60000);
+    const sent = v.identifies().map((b) => b.externalUserId);
+    assert.equal(sent.filter((x) => x === 'u_1').length, 1, 'Alice is not retried once Bob is there');
+    assert.equal(sent.filter((x) => x === 'u_2').length, MAX_TRIES);
+  });
+
+  it('identify(null) (logout) rotates the anonymousId and sends nothing; the next user goes with the new id', async () => {
+    const w = world();
+    const rec = w.recorder({ user: ALICE })!;
+    await rec.start();
+    await settle();
+    const before = w.local.getItem(ANON_KEY);
+    const count = w.reqs.length;
+    rec.identify(null);
+    await settle();
+    assert.equal(w.reqs.length, count, 'nothing sent');
+    const after = w.local.getItem(ANON_KEY);
+    assert.ok(after && after !== before);
+    rec.identify(ALICE); // logs in again: the same person under the new id is sent
+    await settle();
+    assert.deepEqual(
+      w.identifies().map((b) => b.anonymousId),
+      [before, after],
+    );
+    // a reload then starts its session under the new id
+    await w.recorder()!.start();
+    assert.equal(JSON.parse(w.reqs.filter((q) => q.url === BASE).at(-1)!.body as string).anonymousId, after);
+  });
+
+  it('identify(null) with nobody identified keeps the anonymousId', async () => {
+    const w = world();
+    const rec = w.recorder()!;
+    await rec.start();
+    await settle();
+    const before = w.local.getItem(ANON_KEY);
+    rec.identify(null);
+    assert.equal(w.local.getItem(ANON_KEY), before);
+  });
+
+  it('without localStorage: the anonymousId stays the same within the page, and rotates in memory', async () => {
+    const w = world();
+    const rec = createRecorder({ clientId: 'client_1', baseUrl: 'https://sayso.example', user: ALICE }, { ...w.env(), local: null })!;
+    await rec.start();
+    await settle();
+    const start = JSON.parse(w.reqs.find((q) => q.url === BASE)!.body as string).anonymousId;
+    assert.equal(w.identifies()[0].anonymousId, start);
+    rec.identify(null);
+    rec.identify(ALICE);
+    await settle();
+    assert.notEqual(w.identifies()[1].anonymousId, start);
+  });
+
+  it('the standalone handle: startReplay({user}) options and handle.identify() once the recording is stopped', async () => {
+    const w = world();
+    const rec = w.recorder({ user: { id: 'u_9' } })!;
+    await rec.start();
+    await settle();
+    assert.deepEqual(w.identifies(), [{ clientId: 'client_1', anonymousId: 'uuid-2', externalUserId: 'u_9' }]);
+    rec.stop();
+    rec.identify({ id: 'u_10' });
+    await settle();
+    assert.equal(w.identifies().length, 1, 'nothing is sent once recording stopped');
+  });
+
+  it('identify waits for the session start to be answered; a refused or sampled-out session sends none', async () => {
+    let answer!: (r: HttpResult) => void;
+    const u = world((r) => (r.url === BASE ? new Promise<HttpResult>((res) => (answer = res)) : { status: 200, data: { accepted: true } }));
+    const pending = u.recorder({ user: ALICE })!;
+    const started = pending.start();
+    pending.identify({ id: 'u_2' });
+    await settle();
+    assert.deepEqual(u.identifies(), [], 'nothing before the session start is answered');
+    answer(accepted());
+    await started;
+    await settle();
+    assert.deepEqual(
+      u.identifies().map((b) => b.externalUserId),
+      ['u_2'],
+      'the latest user only',
+    );
+
+    const w = world((r) => (r.url === BASE ? { status: 200, data: { accepted: false } } : { status: 200, data: { accepted: true } }));
+    const rec = w.recorder({ user: ALICE })!;
+    assert.equal(await rec.start(), false);
+    rec.identify({ id: 'u_2' });
+    await settle();
+    assert.equal(w.identifies().length, 0);
+    const v = world();
+    assert.equal(v.recorder({ user: ALICE, replaySampleRate: 0 }), null);
+    assert.equal(v.reqs.length, 0);
   });
 });

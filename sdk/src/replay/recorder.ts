@@ -5,7 +5,7 @@
  */
 import type { HttpResult } from '../core/http';
 import type { StorageLike } from '../core/queue';
-import type { ReplayLink, ReplayOptions } from '../types';
+import type { ReplayLink, ReplayOptions, User } from '../types';
 
 /** Sends one request; never rejects (failures resolve with status 0). */
 export type ReplaySend = (
@@ -44,7 +44,10 @@ export interface ReplayEvent {
 export interface Recorder {
   /** Buffers an rrweb event; cuts a chunk at the count / size thresholds. */
   add(e: ReplayEvent): void;
-  /** Announces the session (POST /api/replay-sessions, retried); resolves with whether it was accepted. */
+  /**
+   * Announces the session (POST /api/replay-sessions, retried); resolves with whether it was
+   * accepted. Then identifies the `user` option, if any.
+   */
   start(): Promise<boolean>;
   /** Cuts a chunk from what is buffered and uploads it. */
   flush(): void;
@@ -52,6 +55,12 @@ export interface Recorder {
   end(): void;
   /** Stops for good (events are dropped from now on). */
   stop(): void;
+  /**
+   * The host app's user changed: POST /api/identify once the session start has been answered
+   * (not for the same user twice, failures retried, nothing once stopped). null (logout)
+   * rotates the anonymousId and sends nothing.
+   */
+  identify(u: User | null | undefined): void;
   link(): ReplayLink | undefined;
   readonly id: string | null;
   readonly stopped: boolean;
@@ -82,6 +91,8 @@ interface Chunk {
 
 export const SESSION_KEY = 'sayso:replay';
 export const ANON_KEY = 'sayso:anon';
+/** The last identify the server accepted (it names clientId and anonymousId). */
+export const WHO_KEY = 'sayso:who';
 export const CHUNK_EVERY = 3000;
 export const MAX_EVENTS = 1000;
 export const MAX_BYTES = 500000;
@@ -135,7 +146,8 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
   if (!o?.clientId) throw new Error('Sayso: clientId is required');
   const st = loadState(env, o.replaySampleRate);
   if (!st.k) return null;
-  const base = `${(o.baseUrl || '').replace(/\/+$/, '')}/api/replay-sessions`;
+  const api = `${(o.baseUrl || '').replace(/\/+$/, '')}/api/`;
+  const base = `${api}replay-sessions`;
   const save = () => write(env.session, SESSION_KEY, JSON.stringify(st));
 
   let id: string | null = null;
@@ -153,11 +165,50 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
   let tick: unknown = null;
   let wake: unknown = null;
 
+  /** When localStorage is unavailable: one id for this page. */
+  let anon = '';
   const anonymousId = (): string => {
-    let a = read(env.local, ANON_KEY);
+    let a = read(env.local, ANON_KEY) || anon;
     if (!a) write(env.local, ANON_KEY, (a = env.uuid()));
-    return a;
+    return (anon = a);
   };
+  /** The identify in progress (or done) on this page; null after a logout. */
+  let who: { b: string } | null = null;
+  /** The session start (start()), which identify waits for. */
+  let ready: Promise<boolean> | undefined;
+  /** Someone was identified on this page (so a logout rotates the anonymousId). */
+  let known = false;
+
+  async function identify(u: User | null | undefined): Promise<void> {
+    if (!u) {
+      // logout: the next person on this browser gets a new anonymousId (nobody was known: nothing to do)
+      if (known || read(env.local, WHO_KEY)) {
+        write(env.local, ANON_KEY, (anon = env.uuid()));
+        write(env.local, WHO_KEY, '');
+        who = null;
+        known = false;
+      }
+      return;
+    }
+    if (stopped || !(u.id || u.email || u.name)) return;
+    known = true;
+    // JSON drops the absent fields
+    const b = JSON.stringify({ clientId: o.clientId, anonymousId: anonymousId(), externalUserId: u.id, email: u.email, displayName: u.name });
+    // the same person again, on this page or (accepted) on an earlier one
+    if (b === who?.b || b === read(env.local, WHO_KEY)) return;
+    const me = (who = { b });
+    // After the session start has been answered: the server then has the session's row to fill in
+    // (an identify racing the start could miss it, and the session would show nobody).
+    await ready;
+    for (let n = 1; who === me && !stopped; n++) {
+      // text/plain: no preflight (the server reads the body as JSON whatever the type)
+      const r = await env.send('POST', `${api}identify`, b, { 'Content-Type': 'text/plain;charset=UTF-8' }, true);
+      if (ok(r.status) && r.data?.accepted === true) return write(env.local, WHO_KEY, b);
+      if ((!ok(r.status) && !retriable(r.status)) || n >= MAX_TRIES) break;
+      await new Promise((res) => env.setTimer(res as () => void, retryDelay(n, env.random)));
+    }
+    if (who === me) who = null; // given up: a later identify() may try again
+  }
 
   const drop = (c: Chunk) => {
     dropped++;
@@ -272,6 +323,35 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
     finalise();
   }
 
+  /** Announces the session (POST /api/replay-sessions, retried); resolves with whether it was accepted. */
+  async function open(): Promise<boolean> {
+    const body = JSON.stringify({
+      clientId: o.clientId,
+      sdkSessionId: st.s,
+      anonymousId: anonymousId(),
+      startUrl: env.href(),
+      userAgent: env.userAgent,
+      startedAt: new Date(st.t ?? env.now()).toISOString(),
+    });
+    for (let n = 1; !stopped; n++) {
+      const r = await env.send('POST', base, body, { 'Content-Type': 'application/json', Accept: 'application/json' }, false);
+      const a = r.data?.accepted;
+      if (ok(r.status) && typeof a == 'boolean') {
+        if (a && typeof r.data.sessionReplayId == 'string' && r.data.sessionReplayId) {
+          id = r.data.sessionReplayId;
+          pump();
+          return true;
+        }
+        break; // refused (bot, quota, …): stop for the rest of this page's life
+      }
+      // a 2xx without a boolean `accepted` is a failure too (a proxy's page, say): retried
+      if ((!ok(r.status) && !retriable(r.status)) || n >= MAX_TRIES) break;
+      await new Promise((res) => env.setTimer(res as () => void, retryDelay(n, env.random)));
+    }
+    stop();
+    return false;
+  }
+
   every();
 
   return {
@@ -305,32 +385,10 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
       }
     },
 
-    async start() {
-      const body = JSON.stringify({
-        clientId: o.clientId,
-        sdkSessionId: st.s,
-        anonymousId: anonymousId(),
-        startUrl: env.href(),
-        userAgent: env.userAgent,
-        startedAt: new Date(st.t ?? env.now()).toISOString(),
-      });
-      for (let n = 1; !stopped; n++) {
-        const r = await env.send('POST', base, body, { 'Content-Type': 'application/json', Accept: 'application/json' }, false);
-        const a = r.data?.accepted;
-        if (ok(r.status) && typeof a == 'boolean') {
-          if (a && typeof r.data.sessionReplayId == 'string' && r.data.sessionReplayId) {
-            id = r.data.sessionReplayId;
-            pump();
-            return true;
-          }
-          break; // refused (bot, quota, …): stop for the rest of this page's life
-        }
-        // a 2xx without a boolean `accepted` is a failure too (a proxy's page, say): retried
-        if ((!ok(r.status) && !retriable(r.status)) || n >= MAX_TRIES) break;
-        await new Promise((res) => env.setTimer(res as () => void, retryDelay(n, env.random)));
-      }
-      stop();
-      return false;
+    start() {
+      const p = (ready = open());
+      if (o.user) void identify(o.user);
+      return p;
     },
 
     flush() {
@@ -344,6 +402,10 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
       if (stopped) return;
       if (id && !ended) end();
       stop();
+    },
+
+    identify(u) {
+      void identify(u);
     },
 
     link() {
