@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # Image decoding is CPU- and memory-bound: more parallel decodes than cores
 # only adds peak memory.
 IMAGE_SLOTS = 2
+# How often each node closes replay sessions idle past SAYSO_REPLAY_IDLE_MINUTES.
+IDLE_CHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +70,38 @@ class Runtime:
         self.blobs = open_blob_store(settings)
         self.clients = ClientLookup(self.engine, settings.client_cache_seconds)
         self.image_slots = asyncio.Semaphore(IMAGE_SLOTS)
-        self._cleanup: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.writer.start()
         if self.settings.cleanup_interval_seconds > 0:
-            self._cleanup = asyncio.create_task(self._clean_up_periodically())
+            self._tasks = [
+                asyncio.create_task(self._clean_up_periodically()),
+                asyncio.create_task(self._close_idle_replays_periodically()),
+            ]
 
     async def stop(self) -> None:
-        if self._cleanup is not None:
-            self._cleanup.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._cleanup
+                await task
         await self.writer.stop()
         self.engine.dispose()
+
+    async def _close_idle_replays_periodically(self) -> None:
+        # Apart from the hourly clean-up so a session closes within a minute of
+        # its idle timeout, not up to an hour after it. One indexed UPDATE of
+        # the open sessions; every node may run it, it is idempotent.
+        interval = min(IDLE_CHECK_SECONDS, self.settings.cleanup_interval_seconds)
+        idle = timedelta(minutes=self.settings.replay_idle_minutes)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                closed = await asyncio.to_thread(close_idle_sessions, self.engine, idle)
+                if closed:
+                    log.info("closed %d idle session replays", closed)
+            except Exception:
+                log.exception("closing idle replays failed; will retry")
 
     async def _clean_up_periodically(self) -> None:
         # Every node runs this; the deletes are idempotent, so they can overlap.
@@ -99,12 +119,10 @@ class Runtime:
                 log.exception("replay clean-up failed; will retry")
 
     def clean_up_replays(self) -> None:
-        """Close idle sessions, delete those past their client's retention (with blobs)."""
-        idle = timedelta(minutes=self.settings.replay_idle_minutes)
-        closed = close_idle_sessions(self.engine, idle)
+        """Delete sessions past their client's retention, with their blobs."""
         deleted = delete_expired_sessions(self.engine, self.blobs)
-        if closed or deleted:
-            log.info("clean-up: closed %d idle replays, deleted %d expired", closed, deleted)
+        if deleted:
+            log.info("clean-up: deleted %d expired session replays", deleted)
 
 
 class SaysoApp:

@@ -882,3 +882,32 @@ def test_the_cli_sets_a_clients_replay_retention_and_cleanup_applies_it(stack: S
     assert records[client_id]["replayRetentionDays"] == 7
     assert cleaned.exit_code == 0, cleaned.output
     assert "idle session replays" in cleaned.output
+
+
+def test_a_running_server_closes_a_session_soon_after_it_goes_idle(
+    fresh_settings: Callable[..., Settings],
+) -> None:
+    # The idle check runs apart from the hourly clean-up (here both are made
+    # fast); the session is made to look idle by moving its start back.
+    settings = fresh_settings("sqlite", cleanup_interval_seconds=0.2)
+    engine = create_db_engine(settings)
+    migrate.upgrade(engine)
+    client_id = create_client(engine, "idle").id
+    with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        started = http.post(
+            "/api/replay-sessions", json={"clientId": client_id, "sdkSessionId": "tab"}
+        )
+        session_id = started.json()["sessionReplayId"]
+        with engine.begin() as conn:
+            conn.execute(
+                update(replay_sessions)
+                .where(replay_sessions.c.id == session_id)
+                .values(created_at=datetime.now(UTC) - timedelta(minutes=31))
+            )
+        deadline = time.monotonic() + 20
+        while (session := get_session(engine, session_id)) is not None and session.is_open:
+            assert time.monotonic() < deadline, "the server never closed the idle session"
+            time.sleep(0.1)
+    assert session is not None
+    assert session.closed_reason == "idle"
+    engine.dispose()
