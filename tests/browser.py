@@ -35,6 +35,18 @@ def require_chromium() -> None:
         raise RuntimeError("Debian's chromium is missing: scripts/bootstrap dev installs it")
 
 
+def ordinary_user_agent(browser: Browser) -> str:
+    """Chrome's desktop user agent for this browser's version, without "Headless".
+
+    The server drops HeadlessChrome from session replay as a bot; replay tests
+    present the ordinary Chrome it really is.
+    """
+    return (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{browser.version} Safari/537.36"
+    )
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, through Playwright — never a downloaded build.

@@ -7,13 +7,18 @@ import dataclasses
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import httpx
 import uvicorn
+from sqlalchemy import Engine
 
 from sayso.app import SaysoApp, create_app
 from sayso.settings import Settings
+from sayso.store import migrate
+from sayso.store.database import create_db_engine
 
 
 class LiveServer:
@@ -58,3 +63,15 @@ class LiveServer:
         self._server.should_exit = True
         self._thread.join(timeout=30)
         self._socket.close()
+
+
+@contextmanager
+def migrated_server(settings: Settings) -> Iterator[tuple[LiveServer, Engine]]:
+    """A live server on a freshly migrated database, and an engine to check that database."""
+    engine = create_db_engine(settings)
+    migrate.upgrade(engine)
+    try:
+        with LiveServer(settings) as server:
+            yield server, engine
+    finally:
+        engine.dispose()

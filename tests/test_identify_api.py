@@ -25,11 +25,7 @@ from sayso.store.identities import get_identity
 from sayso.store.replays import get_session
 from sayso.store.schema import identities
 from tests.live_server import LiveServer
-
-BROWSER_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
+from tests.test_replay_api import BROWSER_UA
 
 
 def identify(api: httpx.Client, client_id: str, **fields: Any) -> httpx.Response:

@@ -28,10 +28,8 @@ from sqlalchemy import Engine, func, select, update
 
 from sayso.cli import main
 from sayso.settings import Settings
-from sayso.store import migrate
 from sayso.store.blobs import BlobStore, open_blob_store
 from sayso.store.clients import create_client, delete_client, update_client
-from sayso.store.database import create_db_engine
 from sayso.store.replays import (
     FINALISE_GRACE,
     chunk_blob_key,
@@ -44,7 +42,7 @@ from sayso.store.replays import (
 )
 from sayso.store.schema import replay_chunks, replay_sessions
 from tests.conftest import s3_overrides
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, migrated_server
 
 STACKS = ("sqlite-disk", "postgres-disk", "sqlite-s3", "postgres-s3")
 BROWSER_UA = (
@@ -146,12 +144,12 @@ def stack(
     backend, blobs = str(request.param).split("-")
     overrides = s3_overrides(s3_endpoint, secrets.token_hex(4)) if blobs == "s3" else {}
     settings = fresh_settings(backend, **overrides)
-    engine = create_db_engine(settings)
-    migrate.upgrade(engine)
-    with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+    with (
+        migrated_server(settings) as (server, engine),
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
         http.headers["User-Agent"] = BROWSER_UA
         yield Stack(server.settings, engine, server, http, open_blob_store(settings))
-    engine.dispose()
 
 
 def events(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -890,10 +888,11 @@ def test_a_running_server_closes_a_session_soon_after_it_goes_idle(
     # The idle check runs apart from the hourly clean-up (here both are made
     # fast); the session is made to look idle by moving its start back.
     settings = fresh_settings("sqlite", cleanup_interval_seconds=0.2)
-    engine = create_db_engine(settings)
-    migrate.upgrade(engine)
-    client_id = create_client(engine, "idle").id
-    with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with (
+        migrated_server(settings) as (server, engine),
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        client_id = create_client(engine, "idle").id
         started = http.post(
             "/api/replay-sessions", json={"clientId": client_id, "sdkSessionId": "tab"}
         )
@@ -910,4 +909,3 @@ def test_a_running_server_closes_a_session_soon_after_it_goes_idle(
             time.sleep(0.1)
     assert session is not None
     assert session.closed_reason == "idle"
-    engine.dispose()

@@ -31,7 +31,7 @@ from sayso.accounts.users import create_user
 from sayso.settings import Settings
 from sayso.store.replays import get_session, list_sessions
 from sayso.store.schema import feedback
-from tests.browser import HOSTILE_CSS, host_page, host_site
+from tests.browser import HOSTILE_CSS, host_page, host_site, ordinary_user_agent
 from tests.browser import chromium as launched_chromium
 from tests.live_server import LiveServer
 from tests.test_dashboard_auth import start_server
@@ -318,11 +318,7 @@ def feedback_row(sayso: LiveServer, page_url: str) -> dict[str, Any] | None:
 
 @pytest.fixture
 def visitor(chromium: Browser) -> Iterator[BrowserContext]:
-    # The server drops HeadlessChrome as a bot: look like the ordinary Chrome it is.
-    agent = (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        f"Chrome/{chromium.version} Safari/537.36"
-    )
+    agent = ordinary_user_agent(chromium)
     context = chromium.new_context(viewport={"width": 1200, "height": 800}, user_agent=agent)
     yield context
     context.close()

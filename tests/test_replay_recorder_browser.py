@@ -26,15 +26,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import Engine, select
 
 from sayso.settings import Settings
-from sayso.store import migrate
 from sayso.store.blobs import open_blob_store
 from sayso.store.clients import create_client
-from sayso.store.database import create_db_engine
 from sayso.store.replays import ReplaySession, get_session, list_chunks, list_sessions
 from sayso.store.schema import feedback, identities
-from tests.browser import HOSTILE_CSS, host_page, host_site
+from tests.browser import HOSTILE_CSS, host_page, host_site, ordinary_user_agent
 from tests.browser import chromium as launched_chromium
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, migrated_server
 
 pytestmark = pytest.mark.browser
 
@@ -53,12 +51,8 @@ FORM = f"""<form id="checkout">
 
 @pytest.fixture(scope="module")
 def sayso(fresh_settings: Callable[..., Settings]) -> Iterator[tuple[LiveServer, Engine]]:
-    settings = fresh_settings("sqlite")
-    engine = create_db_engine(settings)
-    migrate.upgrade(engine)
-    with LiveServer(settings) as server:
+    with migrated_server(fresh_settings("sqlite")) as (server, engine):
         yield server, engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +72,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    # The server drops HeadlessChrome as a bot: look like the ordinary Chrome it is.
-    agent = (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        f"Chrome/{browser.version} Safari/537.36"
-    )
+    agent = ordinary_user_agent(browser)
     context = browser.new_context(viewport={"width": 1280, "height": 800}, user_agent=agent)
     yield context
     context.close()

@@ -23,15 +23,13 @@ from PIL import Image
 from sqlalchemy import Engine, select
 
 from sayso.settings import Settings
-from sayso.store import migrate
 from sayso.store.blobs import open_blob_store
 from sayso.store.clients import create_client, update_client
-from sayso.store.database import create_db_engine
 from sayso.store.schema import feedback, screenshots
 from sayso.store.screenshots import delete_unattached
 from tests.conftest import s3_overrides
 from tests.images import image_bytes, png_bytes
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, migrated_server
 
 STACKS = ("sqlite-disk", "postgres-disk", "sqlite-s3", "postgres-s3")
 
@@ -75,11 +73,11 @@ def stack(
     backend, blobs = str(request.param).split("-")
     overrides = s3_overrides(s3_endpoint, secrets.token_hex(4)) if blobs == "s3" else {}
     settings = fresh_settings(backend, **overrides)
-    engine = create_db_engine(settings)
-    migrate.upgrade(engine)
-    with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with (
+        migrated_server(settings) as (server, engine),
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
         yield Stack(server.settings, engine, server, http)
-    engine.dispose()
 
 
 def stored_image(stack: Stack, shot: dict[str, Any]) -> tuple[bytes, Image.Image]:

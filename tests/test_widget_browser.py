@@ -19,25 +19,19 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Engine, select
 
 from sayso.settings import Settings
-from sayso.store import migrate
 from sayso.store.clients import create_client
-from sayso.store.database import create_db_engine
 from sayso.store.schema import feedback
 from tests.browser import AXE, HOSTILE_CSS, host_page, host_site
 from tests.browser import chromium as launched_chromium
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, migrated_server
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def sayso(fresh_settings: Callable[..., Settings]) -> Iterator[tuple[LiveServer, Engine]]:
-    settings = fresh_settings("sqlite")
-    engine = create_db_engine(settings)
-    migrate.upgrade(engine)
-    with LiveServer(settings) as server:
+    with migrated_server(fresh_settings("sqlite")) as (server, engine):
         yield server, engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
