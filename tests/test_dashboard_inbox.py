@@ -213,6 +213,8 @@ def test_bad_filter_values_are_ignored_with_a_note_and_never_fail(
         "?before=not-an-id",
         f"?before={new_sortable_id()}",
         "?q=" + "long" * 100,
+        "?to=9999-12-31",  # the day after it can't exist
+        "?from=9999-12-31",
     ]
     for query in queries:
         page = inbox(ana, client_id, query)
@@ -221,6 +223,26 @@ def test_bad_filter_values_are_ignored_with_a_note_and_never_fail(
         assert "Ignored" in notes(page)[0]
     for query in ['?q="', "?q=*", "?q=NEAR(", "?q=%00", "?page=%5C", "?meta=k%3D%27"]:
         assert inbox(ana, client_id, query).status_code == 200, query
+
+
+def test_odd_numbers_and_far_dates_on_every_listing_page_are_ignored_never_a_500(
+    site: LiveServer,
+    people: Callable[[str], Browser],
+) -> None:
+    # "²" passes str.isdigit() yet int() refuses it; 9999-12-31 has no next day.
+    ana = people("ana")
+    client_id = ana.create_project("Odd input")
+    base = f"/projects/{client_id}"
+    for path in (
+        f"{base}/inbox?to=9999-12-31",
+        f"{base}/export?format=csv&to=9999-12-31",
+        f"{base}/replays?to=9999-12-31",
+        f"{base}/replays?from=9999-12-31",
+        f"{base}/people?page=%C2%B2",
+        f"{base}/overview?period=%C2%B2",
+        f"{base}/overview?period=%C2%B3%C2%B6%C2%B5",
+    ):
+        assert ana.http.get(path).status_code == 200, path
 
 
 def test_pages_of_fifty_link_to_older_feedback_keeping_the_filters(

@@ -30,12 +30,22 @@ class InboxQuery:
     notes: list[str] = field(default_factory=list)
 
 
-def _date(raw: str, name: str, notes: list[str]) -> date | None:
+def parse_date(raw: str | None, name: str, notes: list[str]) -> date | None:
+    """A date filter; ``None`` (with a note for the page) when absent or not a date.
+
+    The last representable day is refused too: an inclusive "to" becomes "before
+    the next day", which doesn't exist.
+    """
+    if raw is None or not raw.strip():
+        return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw.strip())
     except ValueError:
+        value = None
+    if value is None or value == date.max:
         notes.append(f"Ignored {name}={raw!r}: use a date such as 2026-11-27.")
         return None
+    return value
 
 
 def _text(raw: str, name: str, notes: list[str]) -> str | None:
@@ -70,8 +80,8 @@ def parse(params: Mapping[str, list[str]]) -> InboxQuery:
             has.append(raw)
         elif raw.strip():
             notes.append(f"Ignored has={raw!r}: use comment, screenshot or replay.")
-    start = _date(one("from"), "from", notes) if one("from").strip() else None
-    end = _date(one("to"), "to", notes) if one("to").strip() else None
+    start = parse_date(one("from"), "from", notes)
+    end = parse_date(one("to"), "to", notes)
     meta: tuple[str, str] | None = None
     raw_meta = one("meta").strip()
     if raw_meta:

@@ -199,7 +199,7 @@ def trend_chart(buckets: list[Bucket]) -> dict[str, Any]:
 def _period(raw: str | None, notes: list[str]) -> int:
     if raw is None or raw == "":
         return DEFAULT_PERIOD
-    if raw.isdigit() and int(raw) in PERIODS:
+    if raw in {str(p) for p in PERIODS}:
         return int(raw)
     notes.append(f"Ignored period={raw!r}: use 7, 30, 90 or 365 (days).")
     return DEFAULT_PERIOD

@@ -41,7 +41,7 @@ def _sort(raw: str | None, notes: list[str]) -> Sort:
 def _page_number(raw: str | None, notes: list[str]) -> int:
     if not raw:
         return 1
-    if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
         return int(raw)
     notes.append(f"Ignored page={raw!r}: pages are numbered from 1.")
     return 1

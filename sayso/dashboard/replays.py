@@ -15,7 +15,7 @@ projects.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +25,7 @@ from litestar.response import Stream
 
 from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
 from sayso.dashboard.inbox import excerpt, rating_label, web_url
+from sayso.dashboard.inbox_query import parse_date
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.dashboard.security import PLAYER_CSP
@@ -48,16 +49,6 @@ def _when(value: datetime) -> dict[str, str]:
     return {"iso": value.isoformat(), "text": value.strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def _day(raw: str | None, name: str, notes: list[str]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        notes.append(f"Ignored {name}={raw!r}: use a date such as 2026-11-27.")
-        return None
-
-
 def _filters(request: AnyRequest, notes: list[str]) -> tuple[SessionFilters, list[tuple[str, str]]]:
     """The list's filters from the URL, and the same as query pairs for links.
 
@@ -78,8 +69,8 @@ def _filters(request: AnyRequest, notes: list[str]) -> tuple[SessionFilters, lis
         pairs.append(("feedback", raw_has))
     elif raw_has:
         notes.append(f"Ignored feedback={raw_has!r}: use yes or no.")
-    start = _day(query.get("from"), "from", notes)
-    end = _day(query.get("to"), "to", notes)
+    start = parse_date(query.get("from"), "from", notes)
+    end = parse_date(query.get("to"), "to", notes)
     if start:
         pairs.append(("from", start.isoformat()))
     if end:

@@ -106,7 +106,7 @@ class Request:
         """
         declared = self.header(b"content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):
                 raise HTTPError(400, "Invalid Content-Length header")
             if int(declared) > limit:
                 raise too_large(limit)
