@@ -10,6 +10,10 @@ import io
 import json
 from collections.abc import Callable
 
+import pytest
+
+from sayso.dashboard import exports
+from sayso.export import FIELDS
 from sayso.store import audit
 from tests import test_dashboard_projects
 from tests.live_server import LiveServer
@@ -32,8 +36,10 @@ def test_the_inbox_offers_exports_of_exactly_its_current_filters(
 
 
 def test_a_json_export_holds_every_matching_item_across_batches_newest_first(
-    site: LiveServer, people: Callable[[str], Browser]
+    site: LiveServer, people: Callable[[str], Browser], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The live server runs in this process: batches of 2 make 3 items span two.
+    monkeypatch.setattr(exports, "BATCH", 2)
     ana = people("ana")
     client_id = ana.create_project("Export JSON")
     wanted = [send(site, client_id, rating=1, comment=f"bad {i}") for i in range(3)]
@@ -75,6 +81,8 @@ def test_an_empty_export_is_still_a_valid_file(
     ana = people("ana")
     client_id = ana.create_project("Empty")
     assert json.loads(ana.http.get(f"/projects/{client_id}/export?format=json").text) == []
+    csv_file = ana.http.get(f"/projects/{client_id}/export?format=csv").content.decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(csv_file))) == [list(FIELDS)]
 
 
 def test_every_export_is_audited_with_its_format_and_filters(

@@ -24,10 +24,21 @@ site = test_dashboard_projects.site
 people = test_dashboard_projects.people
 
 
-def triage(browser: Browser, client_id: str, **form: str | list[str]) -> int:
+def triage_response(browser: Browser, client_id: str, **form: str | list[str]) -> httpx.Response:
     data: dict[str, str | list[str]] = {"csrf_token": browser.token, **form}
-    response = browser.http.post(f"/projects/{client_id}/triage", data=data)
-    return response.status_code
+    return browser.http.post(f"/projects/{client_id}/triage", data=data)
+
+
+def triage(browser: Browser, client_id: str, **form: str | list[str]) -> int:
+    return triage_response(browser, client_id, **form).status_code
+
+
+def tag_and_note_rows(site: LiveServer, feedback_id: str) -> int:
+    with db(site).connect() as conn:
+        return sum(
+            len(conn.execute(select(t).where(t.feedback_id == feedback_id)).all())
+            for t in (feedback_tags.c, feedback_notes.c)
+        )
 
 
 def status_of(site: LiveServer, feedback_id: str) -> str:
@@ -39,15 +50,16 @@ def status_of(site: LiveServer, feedback_id: str) -> str:
 def test_new_feedback_is_new_and_a_member_moves_it_through_in_progress_to_resolved(
     site: LiveServer, people: Callable[[str], Browser]
 ) -> None:
-    ana = people("ana")
+    ana, max_ = people("ana"), people("max")
     client_id = ana.create_project("Triage")
+    ana.settings(client_id, action="add_member", email=max_.email, role="member")
     item = send(site, client_id, rating=2, comment="Broken")
     assert status_of(site, item) == "new"
     detail = ana.http.get(f"/projects/{client_id}/feedback/{item}")
     assert '<span class="status status-new">New</span>' in detail.text
 
     for status in ("in_progress", "resolved"):
-        assert triage(ana, client_id, action=f"status:{status}", ids=item) == 303
+        assert triage(max_, client_id, action=f"status:{status}", ids=item) == 303
         assert status_of(site, item) == status
 
 
@@ -122,7 +134,8 @@ def test_notes_are_listed_oldest_first_with_their_author_and_shown_as_text(
     bodies = re.findall(r'<div class="note-body">(.*?)</div>', detail, re.S)
     assert [html.unescape(b) for b in bodies] == ["First look", payload]
     assert payload not in detail
-    assert ana.email in detail
+    authors = re.findall(r'<p class="note-meta">([^<]*) · <time', detail)
+    assert authors == [ana.email, ana.email]
 
 
 def test_viewers_can_read_but_not_triage_and_see_no_triage_forms(
@@ -153,6 +166,7 @@ def test_ids_from_another_project_are_ignored_and_strangers_get_404(
     assert triage(ana, mine, action="add_tag", tag="x", ids=their_item) == 303
     assert triage(ana, mine, action="note", body="x", ids=their_item) == 400
     assert status_of(site, their_item) == "new"
+    assert tag_and_note_rows(site, their_item) == 0
     assert triage(ana, theirs, action="status:archived", ids=their_item) == 404
     assert status_of(site, their_item) == "new"
 
@@ -163,21 +177,24 @@ def test_bad_triage_forms_say_why_and_change_nothing(
     ana = people("ana")
     client_id = ana.create_project("Bad")
     item = send(site, client_id, comment="x")
-    cases: list[dict[str, str | list[str]]] = [
-        {"action": "status:deleted", "ids": item},
-        {"action": "status:resolved"},
-        {"action": "add_tag", "tag": "", "ids": item},
-        {"action": "add_tag", "tag": "x" * 41, "ids": item},
-        {"action": "add_tag", "tag": "a,b", "ids": item},
-        {"action": "note", "body": "   ", "ids": item},
-        {"action": "note", "body": "x" * 5001, "ids": item},
-        {"action": "launch", "ids": item},
-        {"action": "status:resolved", "ids": "not-an-id"},
-        {"action": "status:resolved\x00", "ids": item},
+    cases: list[tuple[dict[str, str | list[str]], str]] = [
+        ({"action": "status:deleted", "ids": item}, "Choose a status."),
+        ({"action": "status:resolved"}, "Select some feedback first."),
+        ({"action": "add_tag", "tag": "", "ids": item}, "Type a tag."),
+        ({"action": "add_tag", "tag": "x" * 41, "ids": item}, "at most 40 characters"),
+        ({"action": "add_tag", "tag": "a,b", "ids": item}, "can&#39;t contain commas"),
+        ({"action": "note", "body": "   ", "ids": item}, "Write something first."),
+        ({"action": "note", "body": "x" * 5001, "ids": item}, "at most 5000 characters"),
+        ({"action": "launch", "ids": item}, "Unknown action"),
+        ({"action": "status:resolved", "ids": "not-an-id"}, "Select some feedback first."),
+        ({"action": "status:resolved\x00", "ids": item}, "Unknown action"),
     ]
-    for form in cases:
-        assert triage(ana, client_id, **form) == 400, form
+    for form, reason in cases:
+        response = triage_response(ana, client_id, **form)
+        assert response.status_code == 400, form
+        assert reason in response.text, form
     assert status_of(site, item) == "new"
+    assert tag_and_note_rows(site, item) == 0
     no_csrf = ana.http.post(
         f"/projects/{client_id}/triage", data={"action": "status:resolved", "ids": item}
     )
