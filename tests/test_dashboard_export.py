@@ -90,10 +90,11 @@ def test_every_export_is_audited_with_its_format_and_filters(
 ) -> None:
     ana = people("ana")
     client_id = ana.create_project("Audited")
-    ana.http.get(f"/projects/{client_id}/export?format=csv&rating=3&env=staging")
+    ana.http.get(f"/projects/{client_id}/export?format=csv&rating=3&rating=1&env=staging")
     entry = audit.entries(db(site), client_id)[0]
     assert entry.action == "feedback_exported"
-    assert entry.details == {"format": "csv", "filters": {"env": "staging", "rating": "3"}}
+    filters = [["env", "staging"], ["rating", "1"], ["rating", "3"]]
+    assert entry.details == {"format": "csv", "filters": filters}
 
 
 def test_an_unknown_format_is_a_400_and_strangers_get_404(

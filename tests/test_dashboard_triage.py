@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from sqlalchemy import select
@@ -243,7 +244,9 @@ def test_an_owner_deletes_feedback_with_its_notes_and_unshared_screenshots_and_i
     triage(ana, client_id, action="add_tag", tag="gdpr", ids=doomed)
     blobs = site.app.runtime.blobs
 
-    assert triage(ana, client_id, action="delete", ids=doomed) == 303
+    stranger = send(site, ana.create_project("Elsewhere"), comment="not in this project")
+    assert triage(ana, client_id, action="delete", ids=[doomed, stranger]) == 303
+    assert status_of(site, stranger) == "new"
 
     assert ids(inbox(ana, client_id)) == [kept]
     assert ana.http.get(f"/projects/{client_id}/feedback/{doomed}").status_code == 404
@@ -271,3 +274,21 @@ def test_members_may_triage_but_only_owners_delete(
     assert status_of(site, item) == "resolved"
     assert 'value="delete"' not in inbox(max_, client_id).text
     assert 'value="delete"' in inbox(ana, client_id).text
+
+
+def test_the_same_tag_added_many_times_at_once_is_stored_once_without_an_error(
+    site: LiveServer, people: Callable[[str], Browser]
+) -> None:
+    ana = people("ana")
+    client_id = ana.create_project("Double click")
+    item = send(site, client_id, comment="x")
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(
+                lambda _: triage(ana, client_id, action="add_tag", tag="dup", ids=item), range(8)
+            )
+        )
+
+    assert codes == [303] * 8
+    assert tag_and_note_rows(site, item) == 1

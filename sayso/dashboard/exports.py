@@ -95,7 +95,8 @@ async def export_feedback(request: AnyRequest, client_id: FromPath[str]) -> Resp
         access.user.id,
         client_id,
         "feedback_exported",
-        {"format": fmt, "filters": dict(query_pairs(parsed.filters))},
+        # Pairs, not a dict: rating, has and status repeat.
+        {"format": fmt, "filters": [list(pair) for pair in query_pairs(parsed.filters)]},
     )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     body = _batches(engine, client_id, parsed.filters)

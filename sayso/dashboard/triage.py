@@ -20,7 +20,7 @@ from litestar.response import Redirect
 from sayso.dashboard.auth import AnyRequest, forbidden, form_field, runtime_of
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_form
-from sayso.store import audit, triage
+from sayso.store import triage
 from sayso.store.ids import possible_sortable_id
 
 VIEWERS_READ_ONLY = "Viewers can read feedback but not triage it."
@@ -78,19 +78,10 @@ async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
             raise PermissionError(OWNERS_DELETE)
         if not ids:
             raise ValueError("Select some feedback first.")
-        runtime = runtime_of(request)
-        gone = await asyncio.to_thread(
-            triage.delete_feedback, engine, runtime.blobs, client_id, ids
+        blobs = runtime_of(request).blobs
+        await asyncio.to_thread(
+            triage.delete_feedback, engine, blobs, client_id, ids, access.user.id
         )
-        if gone:
-            await asyncio.to_thread(
-                audit.record,
-                engine,
-                access.user.id,
-                client_id,
-                "feedback_deleted",
-                {"count": gone, "ids": ids},
-            )
     else:
         raise ValueError("Unknown action; reload the page and try again.")
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from sayso.store import audit
 from sayso.store.blobs import BlobStore
 from sayso.store.clients import as_utc
 from sayso.store.ids import new_sortable_id
@@ -107,21 +109,18 @@ def _owned(conn: Connection, client_id: str, ids: Sequence[str]) -> list[str]:
     return [str(i) for i in conn.execute(query).scalars()]
 
 
-def add_tag(engine: Engine, client_id: str, ids: Sequence[str], tag: str) -> int:
-    """Tag the given items of ``client_id``; items that already have it are left alone."""
+def add_tag(engine: Engine, client_id: str, ids: Sequence[str], tag: str) -> None:
+    """Tag the given items of ``client_id``; items that already have it are left alone.
+
+    ON CONFLICT DO NOTHING rather than read-then-insert: two submissions of the
+    same tag at once (a double click, a shortcut) must not collide.
+    """
     if not ids:
-        return 0
+        return
     with engine.begin() as conn:
         owned = _owned(conn, client_id, ids)
         if not owned:
-            return 0
-        tagged = set(
-            conn.execute(
-                select(feedback_tags.c.feedback_id).where(
-                    feedback_tags.c.feedback_id.in_(owned), feedback_tags.c.tag == tag
-                )
-            ).scalars()
-        )
+            return
         counts: dict[str, int] = dict(
             conn.execute(
                 select(feedback_tags.c.feedback_id, func.count())
@@ -132,11 +131,13 @@ def add_tag(engine: Engine, client_id: str, ids: Sequence[str], tag: str) -> int
         rows = [
             {"feedback_id": i, "tag": tag, "client_id": client_id}
             for i in owned
-            if i not in tagged and counts.get(i, 0) < MAX_TAGS_PER_ITEM
+            if counts.get(i, 0) < MAX_TAGS_PER_ITEM
         ]
         if rows:
-            conn.execute(insert(feedback_tags), rows)
-        return len(rows)
+            dialect_insert = (
+                postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            )
+            conn.execute(dialect_insert(feedback_tags).on_conflict_do_nothing(), rows)
 
 
 def remove_tag(engine: Engine, client_id: str, ids: Sequence[str], tag: str) -> int:
@@ -167,18 +168,20 @@ def tags_for(engine: Engine, ids: Sequence[str]) -> dict[str, list[str]]:
     return found
 
 
-def project_tags(engine: Engine, client_id: str, limit: int = 200) -> list[tuple[str, int]]:
-    """The tags in use in a project with how often, most used first."""
-    count = func.count().label("n")
+def project_tags(engine: Engine, client_id: str, limit: int = 200) -> list[str]:
+    """The tags in use in a project, alphabetically (the forms' suggestions).
+
+    DISTINCT off the (client_id, tag) index: no counting on every page view.
+    """
     query = (
-        select(feedback_tags.c.tag, count)
+        select(feedback_tags.c.tag)
         .where(feedback_tags.c.client_id == client_id)
-        .group_by(feedback_tags.c.tag)
-        .order_by(count.desc(), feedback_tags.c.tag)
+        .distinct()
+        .order_by(feedback_tags.c.tag)
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [(str(tag), int(n)) for tag, n in conn.execute(query)]
+        return [str(tag) for tag in conn.execute(query).scalars()]
 
 
 def add_note(
@@ -214,39 +217,37 @@ def notes_for(engine: Engine, feedback_id: str) -> list[Note]:
         ]
 
 
-def delete_feedback(engine: Engine, blobs: BlobStore, client_id: str, ids: Sequence[str]) -> int:
+def delete_feedback(
+    engine: Engine, blobs: BlobStore, client_id: str, ids: Sequence[str], actor_user_id: str
+) -> int:
     """Erase items of ``client_id`` for good (a person's right to erasure, spam).
 
     Their tags, notes and screenshot links go by cascade, and so do screenshots
-    no other feedback uses — rows in the same transaction, blobs after it (like
-    ``delete_client``), so nothing ever points at a missing blob.
+    no other feedback uses — rows and the audit entry in one transaction, blobs
+    after it (like ``delete_client``), so nothing ever points at a missing blob.
     """
     if not ids:
         return 0
+    fs = feedback_screenshots.c
     with engine.begin() as conn:
         owned = _owned(conn, client_id, ids)
         if not owned:
             return 0
-        linked = select(feedback_screenshots.c.file_name).where(
-            feedback_screenshots.c.feedback_id.in_(owned)
-        )
-        shared = select(feedback_screenshots.c.file_name).where(
-            feedback_screenshots.c.feedback_id.not_in(owned)
-        )
-        only_theirs = list(
-            conn.execute(linked.where(feedback_screenshots.c.file_name.not_in(shared))).scalars()
-        )
+        linked = list(conn.execute(select(fs.file_name).where(fs.feedback_id.in_(owned))).scalars())
         gone = conn.execute(delete(feedback).where(feedback.c.id.in_(owned))).rowcount
-        blob_keys = (
-            list(
+        blob_keys: list[str] = []
+        if linked:
+            # Their links went with the feedback (cascade): what still has one is shared.
+            still_used = select(fs.file_name).where(fs.file_name == screenshots.c.file_name)
+            blob_keys = list(
                 conn.execute(
                     delete(screenshots)
-                    .where(screenshots.c.file_name.in_(only_theirs))
+                    .where(screenshots.c.file_name.in_(linked), ~still_used.exists())
                     .returning(screenshots.c.blob_key)
                 ).scalars()
             )
-            if only_theirs
-            else []
+        audit.record(
+            conn, actor_user_id, client_id, "feedback_deleted", {"count": gone, "ids": owned}
         )
     for key in blob_keys:
         try:
