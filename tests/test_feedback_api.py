@@ -332,10 +332,22 @@ def test_malformed_optional_fields_are_refused(
         b"not json",
         b'{"clientId": "a",}',
         b"\xff\xfe",
+        b'{"clientId": "\xff"}',
+        b'{"clientId": "\xed\xa0\x80"}',
         b"[" * 100_000 + b"]" * 100_000,
         b'{"a": NaN}',
     ],
-    ids=["empty", "truncated", "text", "trailing-comma", "bad-utf8", "deep-nesting", "nan"],
+    ids=[
+        "empty",
+        "truncated",
+        "text",
+        "trailing-comma",
+        "bad-utf8",
+        "bad-utf8-in-a-string",
+        "surrogate-bytes-in-a-string",
+        "deep-nesting",
+        "nan",
+    ],
 )
 def test_malformed_json_is_a_400_with_a_json_error(api: httpx.Client, body: bytes) -> None:
     response = api.post("/api/feedback", content=body, headers={"Content-Type": "application/json"})

@@ -344,7 +344,9 @@ def test_nul_anywhere_is_a_400_on_both_databases(
     assert count(engine, client_id) == 0
 
 
-@pytest.mark.parametrize("body", [b"", b"{nope", b'{"clientId": "x"', b"\xff\xfe"], ids=repr)
+@pytest.mark.parametrize(
+    "body", [b"", b"{nope", b'{"clientId": "x"', b"\xff\xfe", b'{"clientId": "\xff"}'], ids=repr
+)
 def test_malformed_json_is_a_400_with_a_json_error(api: httpx.Client, body: bytes) -> None:
     response = api.post("/api/identify", content=body)
     assert response.status_code == 400

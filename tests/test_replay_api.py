@@ -383,6 +383,10 @@ def test_an_invalid_start_is_a_400_naming_the_field(
 
 
 def test_garbage_and_unknown_clients_are_refused_with_json(stack: Stack) -> None:
+    for body in (b'{"clientId": "\xff", "sdkSessionId": "x"}', b'{"clientId": "\xed\xa0\x80"}'):
+        bad_utf8 = stack.http.post("/api/replay-sessions", content=body)
+        assert bad_utf8.status_code == 400, body
+        assert bad_utf8.json() == {"error": "Request body must be valid JSON"}
     garbage = stack.http.post("/api/replay-sessions", content=b"{nope")
     unknown = stack.http.post(
         "/api/replay-sessions", json={"clientId": "client_nope", "sdkSessionId": "x"}
@@ -554,6 +558,8 @@ def test_a_chunk_for_an_unknown_session_is_a_404(stack: Stack, session_id: str) 
         gzip.compress(b"[1]")[:-6],  # truncated
         gzip.compress(b"[1]") + b"trailing",
         b"",
+        b'["\xff"]',  # not UTF-8 inside a string: the player could not read it
+        gzip.compress(b'[{"t": "\xed\xa0\x80"}]'),
     ],
 )
 def test_a_chunk_that_is_not_a_json_array_is_a_400(stack: Stack, body: bytes) -> None:

@@ -31,8 +31,9 @@ _decode = msgspec.json.Decoder().decode
 def decode_json(body: bytes) -> object:
     try:
         return _decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        # RecursionError: absurdly deep nesting ([[[[...]]]]) is malformed for us.
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+        # RecursionError: absurdly deep nesting ([[[[...]]]]) is malformed for us;
+        # UnicodeDecodeError: msgspec's error for bad UTF-8 inside a string.
         raise HTTPError(400, "Request body must be valid JSON") from None
 
 

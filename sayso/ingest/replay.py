@@ -22,6 +22,7 @@ write run in a thread, away from the event loop.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import re
 import zlib
 from datetime import UTC, datetime
@@ -302,9 +303,12 @@ def _store_chunk(runtime: Runtime, key: str, body: bytes) -> int:
     events = inflate_capped(body) if stored is not None else body
     try:
         value = msgspec.json.decode(events, type=msgspec.Raw)
-    except (msgspec.DecodeError, RecursionError):
+        # Raw skips checking the UTF-8 inside strings; the player parses every
+        # chunk, so a chunk must be text it can read.
+        codecs.decode(events, "utf-8")
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         raise _not_an_array() from None
-    if bytes(value)[:1] != b"[":
+    if bytes(memoryview(value)[:1]) != b"[":  # no copy of a 16 MiB chunk for one byte
         raise _not_an_array()
     if stored is None:
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
