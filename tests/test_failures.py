@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,9 +12,12 @@ from sqlalchemy import text
 
 from sayso.settings import Settings
 from sayso.store import migrate
-from sayso.store.clients import create_client
+from sayso.store.clients import create_client, delete_client
 from sayso.store.database import create_db_engine
-from tests.live_server import LiveServer
+from sayso.store.replays import chunk_blob_key
+from tests.images import png_bytes
+from tests.live_server import LiveServer, migrated_server
+from tests.test_replay_api import BROWSER_UA
 
 
 def test_an_unexpected_failure_is_a_logged_json_500_with_a_request_id(
@@ -57,3 +61,75 @@ def test_an_unreachable_database_fails_health_and_ingest_with_json(
     assert ingest.status_code == 500
     assert ingest.headers["content-type"] == "application/json"
     assert ingest.json() == {"error": "Internal server error"}
+
+
+def test_a_chunk_whose_row_cannot_be_written_leaves_no_blob_behind(
+    fresh_settings: Callable[..., Settings],
+) -> None:
+    # Sabotage on PostgreSQL: every chunk insert raises (not a constraint
+    # error), as an overloaded or failing database would. The blob was written
+    # first; nothing but this request could ever delete it.
+    settings = fresh_settings("postgres")
+    with (
+        migrated_server(settings) as (server, engine),
+        httpx.Client(base_url=server.url, timeout=30, headers={"User-Agent": BROWSER_UA}) as http,
+    ):
+        client_id = create_client(engine, "chunks").id
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION sabotage() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'sabotage'; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER sabotage BEFORE INSERT ON replay_chunks "
+                    "FOR EACH ROW EXECUTE FUNCTION sabotage()"
+                )
+            )
+        started = http.post(
+            "/api/replay-sessions", json={"clientId": client_id, "sdkSessionId": "tab"}
+        )
+        session_id = started.json()["sessionReplayId"]
+
+        response = http.put(
+            f"/api/replay-sessions/{session_id}/chunks/0",
+            content=b'[{"type": 4}]',
+            headers={"X-Usero-Client-Id": client_id},
+        )
+
+        assert response.status_code == 500
+        key = chunk_blob_key(client_id, session_id, 0)
+        assert server.app.runtime.blobs.get(key) is None
+
+
+def test_a_screenshot_for_a_project_deleted_elsewhere_is_a_409_and_keeps_no_blob(
+    backend: str, fresh_settings: Callable[..., Settings]
+) -> None:
+    # This node still has the client cached when another node (here: the
+    # store directly) deletes it; the upload's row then fails its foreign key.
+    settings = fresh_settings(backend, client_cache_seconds=300.0)
+    with (
+        migrated_server(settings) as (server, engine),
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        client_id = create_client(engine, "soon gone").id
+
+        def upload() -> httpx.Response:
+            return http.post(
+                "/api/screenshots",
+                data={"clientId": client_id},
+                files={"screenshot": ("s.png", png_bytes(), "image/png")},
+            )
+
+        assert upload().status_code == 200  # now cached
+        blobs = server.app.runtime.blobs
+        assert delete_client(engine, blobs, client_id)
+
+        late = upload()
+
+        assert late.status_code == 409
+        assert late.json() == {"error": "The project was just removed; nothing was saved"}
+        root = Path(settings.blob_location) / "screenshots" / client_id
+        assert not root.exists() or list(root.iterdir()) == []

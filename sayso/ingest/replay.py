@@ -271,12 +271,28 @@ async def put_chunk(runtime: Runtime, request: Request) -> Response:
     except runtime.writer.integrity_error:
         # A retry of this seq committed first (same bytes, same key: keep
         # them), or the session was deleted meanwhile (drop what we wrote).
-        again = await asyncio.to_thread(chunk_target, runtime.engine, session_id, seq)
-        if again is not None and again.has_chunk:
+        if not await _drop_blob_unless_stored(runtime, session_id, seq, key):
             return _stored(seq, duplicate=True)
-        await asyncio.to_thread(runtime.blobs.delete, key)
         raise HTTPError(404, "Unknown session") from None
+    except BaseException:
+        # Overloaded (503), shutting down, a database error, a cancel: no row
+        # points at the blob, and nothing else would ever delete it.
+        await _drop_blob_unless_stored(runtime, session_id, seq, key)
+        raise
     return _stored(seq, duplicate=False)
+
+
+async def _drop_blob_unless_stored(runtime: Runtime, session_id: str, seq: int, key: str) -> bool:
+    """Delete a chunk's blob unless a row (a concurrent retry's) uses it; True if deleted.
+
+    Every retry of a seq writes the same key, so the blob is only ours to
+    delete when no row for that seq exists.
+    """
+    again = await asyncio.to_thread(chunk_target, runtime.engine, session_id, seq)
+    if again is not None and again.has_chunk:
+        return False
+    await asyncio.to_thread(runtime.blobs.delete, key)
+    return True
 
 
 def _stored(seq: int, *, duplicate: bool) -> Response:

@@ -101,6 +101,11 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
     }
     try:
         await runtime.writer.insert(runtime.statements.screenshot, row)
+    except runtime.writer.integrity_error:
+        # The client row is gone (deleted from the CLI or another node while
+        # this node's cache still knew it): like feedback, a 409, not a 500.
+        await asyncio.to_thread(runtime.blobs.delete, shot.blob_key)
+        raise HTTPError(409, "The project was just removed; nothing was saved") from None
     except BaseException:
         await asyncio.to_thread(runtime.blobs.delete, shot.blob_key)
         raise
