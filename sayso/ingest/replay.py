@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import logging
 import re
 import zlib
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ from sayso.store.replays import (
 
 if TYPE_CHECKING:
     from sayso.app import Runtime
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/replay-sessions/"
 MAX_CHUNK_BYTES = 4 * 1024 * 1024  # compressed, as sent (the SDK drops bigger chunks itself)
@@ -184,22 +187,35 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
     try:
         await runtime.writer.insert(runtime.statements.replay_session, row)
     except runtime.writer.integrity_error:
-        pass
-    else:
-        if anonymous_id:
-            await asyncio.to_thread(
-                claim_person, runtime.engine, client.id, anonymous_id, session_id
-            )
-        return Response(200, {"accepted": True, "sessionReplayId": session_id})
-    # The unique index says this tab's session exists (a reload, or the same
-    # start racing on another node): hand back that one, open again.
-    existing = await asyncio.to_thread(
-        find_session_id, runtime.engine, client.id, start.sdk_session_id
-    )
-    if existing is None:  # the client was deleted meanwhile
-        raise HTTPError(404, "Unknown clientId: check the id in your project settings")
-    await asyncio.to_thread(reopen_session, runtime.engine, existing, started_at)
-    return Response(200, {"accepted": True, "sessionReplayId": existing})
+        # The unique index says this tab's session exists (a reload, or the
+        # same start racing on another node): hand back that one, open again.
+        existing = await asyncio.to_thread(
+            find_session_id, runtime.engine, client.id, start.sdk_session_id
+        )
+        if existing is None:  # the client was deleted meanwhile
+            raise HTTPError(
+                404, "Unknown clientId: check the id in your project settings"
+            ) from None
+        await asyncio.to_thread(reopen_session, runtime.engine, existing, started_at)
+        session_id = existing
+    if anonymous_id:
+        await _claim_person(runtime, client.id, anonymous_id, session_id)
+    return Response(200, {"accepted": True, "sessionReplayId": session_id})
+
+
+async def _claim_person(
+    runtime: Runtime, client_id: str, anonymous_id: str, session_id: str
+) -> None:
+    """Link the stored session to its identified person; never fails the start.
+
+    The session is committed by now: a database hiccup here must not turn an
+    accepted session into an error the SDK would retry. A retry (the reopen
+    path) claims again.
+    """
+    try:
+        await asyncio.to_thread(claim_person, runtime.engine, client_id, anonymous_id, session_id)
+    except Exception:
+        log.exception("could not link replay session %s to its person", session_id)
 
 
 def _clean_text(value: str | None, limit: int) -> str | None:

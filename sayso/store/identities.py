@@ -2,8 +2,9 @@
 
 One row per client and ``anonymousId``, replaced by each identify (the latest
 values win). An identify also fills in ``user_email`` on that anonymousId's
-replay sessions that have none yet, and a session started later picks the
-email up at insert (``email_for``), so the sessions list shows the person.
+replay sessions that have none yet, and a session started later takes it
+right after its row commits (``claim_person``), so the sessions list shows
+the person.
 
 Synchronous, meant for a thread. Identify is rare (when the host app's user
 changes), so it commits directly rather than through the group-commit writer,
@@ -65,8 +66,13 @@ def save_identity(
     with engine.begin() as conn:
         key = {"client_id": client_id, "anonymous_id": anonymous_id, "created_at": now}
         _upsert(conn, key, values)
-        if email is None:
-            return 0
+    if email is None:
+        return 0
+    # A second transaction, after the identity is committed: a session start
+    # commits its row and then reads identities (claim_person), so each side
+    # writes before it reads the other's table and at least one of them sees
+    # the other. In one transaction, PostgreSQL's READ COMMITTED let both miss.
+    with engine.begin() as conn:
         # Only sessions without a person: one already shown with an email keeps it.
         return int(
             conn.execute(
