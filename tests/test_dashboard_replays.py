@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import update
 
 from sayso.dashboard.security import PLAYER_CSP
+from sayso.store.replay_views import MAX_GAPS
 from sayso.store.schema import replay_sessions
 from tests import test_dashboard_projects
 from tests.live_server import LiveServer
@@ -312,6 +313,22 @@ def test_a_missing_seq_is_a_gap_too_and_without_feedback_the_player_starts_at_ze
 
     assert data["startMs"] == 0
     assert data["gaps"] == [{"dropped": 2, "after": T0 + 1, "before": T0 + 9100}]
+
+
+def test_a_sender_claiming_a_gap_before_every_chunk_gets_at_most_fifty_marked(
+    site: LiveServer, people: Callable[[str], Browser]
+) -> None:
+    # Each marked gap costs blob reads on every view: the sender must not set the bill.
+    ana = people("ana")
+    client_id = ana.create_project("Many gaps")
+    session_id = start_session(site, client_id)
+    for seq in range(MAX_GAPS + 5):
+        put_chunk(site, client_id, session_id, seq * 2, moves(T0 + seq * 1000, 1))
+
+    data = player_data(ana.http.get(f"/projects/{client_id}/replays/{session_id}"))
+
+    assert len(data["gaps"]) == MAX_GAPS
+    assert data["gaps"][1] == {"dropped": 1, "after": T0 + 1100, "before": T0 + 2100}
 
 
 def test_only_the_player_page_relaxes_the_csp_and_scripts_stay_self_only(

@@ -214,6 +214,9 @@ def session_in_project(engine: Engine, client_id: str, session_id: str) -> bool:
         return conn.execute(query).first() is not None
 
 
+MAX_GAPS = 50
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Chunks lost in transit: between ``after`` and ``before`` (event timestamps,
@@ -233,7 +236,7 @@ def _timestamps(blobs: BlobStore, blob_key: str) -> tuple[int, int] | None:
         events = json.loads(inflate(data))
         stamps = [e["timestamp"] for e in events if isinstance(e, dict)]
         stamps = [t for t in stamps if isinstance(t, int | float)]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         log.warning("replay chunk %s is not an event array; no gap marker", blob_key)
         return None
     return (int(min(stamps)), int(max(stamps))) if stamps else None
@@ -242,7 +245,11 @@ def _timestamps(blobs: BlobStore, blob_key: str) -> tuple[int, int] | None:
 def gaps(engine: Engine, blobs: BlobStore, session_id: str) -> list[Gap]:
     """Where the recording is missing chunks: a reported ``dropped_before``, or a
     seq missing from the run. Only the chunks on either side of a gap are read
-    (gaps are rare), so a long session without any costs one query."""
+    (gaps are rare), so a long session without any costs one query.
+
+    At most ``MAX_GAPS`` are marked: gaps are the sender's claim (a header, or
+    seqs it skipped), and each one costs two blob reads per view of the page.
+    """
     chunks = list_chunks(engine, session_id)
     found: list[Gap] = []
     previous = None
@@ -251,6 +258,8 @@ def gaps(engine: Engine, blobs: BlobStore, session_id: str) -> list[Gap]:
         missing = chunk.seq - expected
         dropped = max(chunk.dropped_before, missing)
         if dropped > 0:
+            if len(found) == MAX_GAPS:
+                break
             prev_stamps = _timestamps(blobs, previous.blob_key) if previous else None
             own = _timestamps(blobs, chunk.blob_key)
             found.append(
