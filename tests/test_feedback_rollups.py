@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import Engine, delete, func, select
 
 from sayso.store.clients import delete_client
-from sayso.store.schema import feedback, feedback_daily, feedback_pages_daily
+from sayso.store.schema import feedback, feedback_daily, feedback_pages_daily, feedback_people
 from tests.live_server import LiveServer
 
 
@@ -66,10 +66,18 @@ def test_deleting_feedback_takes_it_out_of_the_rollups(
 def test_deleting_a_project_leaves_no_rollup_rows(
     api: httpx.Client, server: LiveServer, engine: Engine, client_id: str
 ) -> None:
-    _post(api, client_id, rating=3)
+    _post(api, client_id, rating=3, userEmail="a@x.io", pageUrl="https://app.example/p")
+    tables = (feedback_daily, feedback_pages_daily, feedback_people)
+
+    def left() -> list[int]:
+        with engine.connect() as conn:
+            return [
+                conn.execute(
+                    select(func.count()).select_from(t).where(t.c.client_id == client_id)
+                ).scalar_one()
+                for t in tables
+            ]
+
+    assert left() == [1, 1, 1]
     delete_client(engine, server.app.runtime.blobs, client_id)
-    with engine.connect() as conn:
-        left = conn.execute(
-            select(func.count()).where(feedback_daily.c.client_id == client_id)
-        ).scalar_one()
-    assert left == 0
+    assert left() == [0, 0, 0]

@@ -213,6 +213,41 @@ _PG_DROP_PEOPLE = (
 )
 
 
+# Before the undo UPDATEs, the rows they will change are locked in key order,
+# as the insert trigger's ordered upserts take them: an UPDATE … FROM locks in
+# join order, so a bulk delete and an ingest batch sharing two keys could
+# otherwise deadlock (and the batch's submissions would fail).
+_PG_LOCK = (
+    "PERFORM 1 FROM {table} t WHERE ({columns}) IN (SELECT {keys} FROM old_rows{where}) "
+    "ORDER BY {columns} FOR UPDATE"
+)
+_PG_LOCKS = "; ".join(
+    _PG_LOCK.format(table=table, columns=columns, keys=keys, where=where)
+    for table, columns, keys, where in [
+        (
+            "feedback_daily",
+            "t.client_id, t.environment, t.day, t.rating",
+            "client_id, coalesce(environment, ''), (created_at AT TIME ZONE 'UTC')::date, "
+            "coalesce(rating, 0)",
+            "",
+        ),
+        (
+            "feedback_pages_daily",
+            "t.client_id, t.environment, t.day, t.page",
+            "client_id, coalesce(environment, ''), (created_at AT TIME ZONE 'UTC')::date, "
+            + _PG_PAGE,
+            "",
+        ),
+        (
+            "feedback_people",
+            "t.client_id, t.environment, t.email",
+            "client_id, coalesce(environment, ''), lower(user_email)",
+            " WHERE user_email IS NOT NULL AND user_email <> ''",
+        ),
+    ]
+)
+
+
 def _postgres_triggers() -> list[str]:
     return [
         "CREATE FUNCTION feedback_rollup_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -222,7 +257,8 @@ def _postgres_triggers() -> list[str]:
         "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
         "EXECUTE FUNCTION feedback_rollup_insert()",
         "CREATE FUNCTION feedback_rollup_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"{_PG_UNDO_DAILY}; {_PG_UNDO_PAGES}; {_PG_UNDO_PEOPLE}; {_PG_DROP_PEOPLE}; "
+        f"{_PG_LOCKS}; {_PG_UNDO_DAILY}; {_PG_UNDO_PAGES}; {_PG_UNDO_PEOPLE}; "
+        f"{_PG_DROP_PEOPLE}; "
         "RETURN NULL; END $$",
         "CREATE TRIGGER feedback_rollup_delete AFTER DELETE ON feedback "
         "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT "
