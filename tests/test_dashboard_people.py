@@ -70,8 +70,10 @@ def test_feedback_is_grouped_by_email_ignoring_case_with_count_average_and_first
         ("cy@example.com", "1", "2.00"),
         ("bea@example.com", "3", "2.50"),
     ], "most recently seen first"
-    first_seen = rows(page)[1][4]
+    first_seen, last_seen = rows(page)[1][4:6]
     assert first_seen == (now - timedelta(days=3)).strftime("%Y-%m-%d %H:%M UTC")
+    seen_last = datetime.strptime(last_seen, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    assert seen_last >= now - timedelta(minutes=1), "last seen moved on to the newest"
     link = rows(page)[1][0]
     assert link == f"/projects/{client_id}/inbox?person=bea%40example.com"
     listed = set(ids(ana.http.get(link)))

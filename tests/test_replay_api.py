@@ -229,7 +229,12 @@ def test_a_reload_after_finalise_resumes_the_session(stack: Stack) -> None:
     session_id = stack.start(client_id, "tab-r")["sessionReplayId"]
     assert stack.finalise(session_id, client_id).status_code == 200
 
+    finalised_long_ago(stack, session_id)  # past the grace: only a real reopen takes chunks
+
     assert stack.start(client_id, "tab-r")["sessionReplayId"] == session_id
+    session = get_session(stack.engine, session_id)
+    assert session is not None
+    assert session.is_open
     assert stack.put(session_id, 5, gz(events(2)), client_id).status_code == 200
 
 

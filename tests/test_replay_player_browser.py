@@ -266,6 +266,8 @@ def test_a_hostile_recording_plays_in_a_sandbox_where_nothing_it_carries_can_run
     expect(inside.locator("h1")).to_have_text("Hostile recording")
     expect(inside.locator("#late-img")).to_have_count(1)
     assert inside.locator("script").count() == 0
+    for target in ("#clicky", "#js-link", "#late-link", "#js-submit", "#js-form"):
+        expect(inside.locator(target)).to_have_count(1)  # or the poking below proves nothing
     # Poke at everything a person could click.
     page.evaluate(
         """() => {
