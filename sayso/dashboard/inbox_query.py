@@ -23,6 +23,11 @@ _META_KEY = re.compile(r'[^"\\\x00-\x1f]{1,100}')
 _ID = re.compile(r"[0-9a-z]{26}")
 
 
+# The rollups behind the overview and People count archived feedback too; their
+# links into the inbox ask for every status so it lists exactly what was counted.
+EVERY_STATUS: list[tuple[str, str]] = [("status", status) for status in STATUSES]
+
+
 @dataclass(slots=True)
 class InboxQuery:
     filters: Filters = field(default_factory=Filters)

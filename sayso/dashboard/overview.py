@@ -21,7 +21,7 @@ from litestar.params import FromPath
 
 from sayso.dashboard.auth import AnyRequest, runtime_of
 from sayso.dashboard.inbox import RATINGS
-from sayso.dashboard.inbox_query import MAX_TEXT
+from sayso.dashboard.inbox_query import EVERY_STATUS, MAX_TEXT
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.store import overview
@@ -104,7 +104,7 @@ def _average_text(value: float | None) -> str:
 
 def _inbox(client_id: str, environment: str, pairs: list[tuple[str, str]]) -> str:
     env = [("env", environment)] if environment else []
-    return f"/projects/{client_id}/inbox?{urlencode([*env, *pairs])}"
+    return f"/projects/{client_id}/inbox?{urlencode([*env, *pairs, *EVERY_STATUS])}"
 
 
 def _range(bucket_start: date, bucket_end: date) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from litestar import Response, get
 from litestar.params import FromPath
 
 from sayso.dashboard.auth import AnyRequest, runtime_of
+from sayso.dashboard.inbox_query import EVERY_STATUS
 from sayso.dashboard.overview import environment_param, switcher
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
@@ -90,7 +91,8 @@ async def people_page(request: AnyRequest, client_id: FromPath[str]) -> Response
         return f"{base}?{urlencode(pairs)}" if pairs else base
 
     def inbox(email: str) -> str:
-        return f"/projects/{client_id}/inbox?{urlencode([*env_pairs, ('person', email)])}"
+        pairs = [*env_pairs, ("person", email), *EVERY_STATUS]
+        return f"/projects/{client_id}/inbox?{urlencode(pairs)}"
 
     return render(
         "people.html",
