@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import datetime
 from typing import Any
 
 from litestar import Response, get
@@ -22,12 +21,11 @@ from sqlalchemy.engine import RowMapping
 
 from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
 from sayso.dashboard.inbox_query import href, parse, query_pairs, with_environment
-from sayso.dashboard.pages import render
+from sayso.dashboard.pages import render, time_tag
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.dashboard.screenshots import dashboard_url
 from sayso.dashboard.user_agents import parse as parse_user_agent
-from sayso.store import feedback_search, replay_views, triage
-from sayso.store.clients import as_utc
+from sayso.store import feedback_search, overview, replay_views, triage
 from sayso.store.ids import possible_sortable_id
 
 RATINGS = {1: ("😞", "Terrible"), 2: ("🙁", "Bad"), 3: ("🙂", "Good"), 4: ("😍", "Amazing")}
@@ -53,11 +51,6 @@ def web_url(value: object) -> str | None:
     return value if isinstance(value, str) and _WEB_URL.fullmatch(value) else None
 
 
-def _when(value: datetime) -> dict[str, str]:
-    utc = as_utc(value)
-    return {"iso": utc.isoformat(), "text": utc.strftime("%Y-%m-%d %H:%M:%S UTC")}
-
-
 def _screenshots(row: RowMapping) -> list[dict[str, Any]]:
     shots = row["screenshots"]
     return [s for s in shots if isinstance(s, dict)] if isinstance(shots, list) else []
@@ -77,7 +70,7 @@ def _item(row: RowMapping, tags: dict[str, list[str]] | None = None) -> dict[str
         "environment": row["environment"],
         "screenshots": len(_screenshots(row)),
         "replay": row["session_replay_id"] is not None,
-        "when": _when(row["created_at"]),
+        "when": time_tag(row["created_at"], seconds=True),
     }
 
 
@@ -101,7 +94,7 @@ async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[
         parsed.before = None
     page, envs, project_tags = await asyncio.gather(
         asyncio.to_thread(feedback_search.find, engine, client_id, filters, before=parsed.before),
-        asyncio.to_thread(feedback_search.environments, engine, client_id),
+        asyncio.to_thread(overview.environments, engine, client_id),
         asyncio.to_thread(triage.project_tags, engine, client_id),
     )
     tags = await asyncio.to_thread(triage.tags_for, engine, [r["id"] for r in page.rows])
@@ -196,13 +189,13 @@ async def feedback_page(
         row = await asyncio.to_thread(feedback_search.get, engine, client_id, feedback_id)
     if row is None:
         return not_found()
-    others, notes, project_tags = await asyncio.gather(
+    others, notes, project_tags, tags, replay_href = await asyncio.gather(
         asyncio.to_thread(feedback_search.from_same_person, engine, client_id, row),
         asyncio.to_thread(triage.notes_for, engine, feedback_id),
         asyncio.to_thread(triage.project_tags, engine, client_id),
+        asyncio.to_thread(triage.tags_for, engine, [feedback_id]),
+        _replay_href(engine, client_id, row),
     )
-    tags = await asyncio.to_thread(triage.tags_for, engine, [feedback_id])
-    replay_href = await _replay_href(engine, client_id, row)
     shots = [
         {
             "url": dashboard_url(client_id, s.get("fileName")),
@@ -218,7 +211,10 @@ async def feedback_page(
         can_triage=access.role != "viewer",
         here=f"/projects/{client_id}/feedback/{feedback_id}",
         tags=project_tags,
-        notes=[{"author": n.author, "body": n.body, "when": _when(n.created_at)} for n in notes],
+        notes=[
+            {"author": n.author, "body": n.body, "when": time_tag(n.created_at, seconds=True)}
+            for n in notes
+        ],
         row=row,
         comment=row["comment"],
         page_link=web_url(row["page_url"]),

@@ -7,11 +7,14 @@ user-supplied text (emails, later feedback) can't inject markup.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Response
+
+from sayso.store.clients import as_utc
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,6 +42,13 @@ ASSET_VERSION = hashlib.sha256(
     STYLESHEET + b"".join(SCRIPTS.get(name, b"") for name in sorted(SCRIPTS))
 ).hexdigest()[:12]
 _templates.globals["asset_version"] = ASSET_VERSION
+
+
+def time_tag(value: datetime, *, seconds: bool = False) -> dict[str, str]:
+    """A UTC time as a <time> element needs it: machine-readable and for people."""
+    utc = as_utc(value)
+    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    return {"iso": utc.isoformat(), "text": text}
 
 
 def render(template: str, *, status_code: int = 200, **context: Any) -> Response[str]:

@@ -17,17 +17,13 @@ from litestar.params import FromPath
 from sayso.dashboard.auth import AnyRequest, runtime_of
 from sayso.dashboard.inbox_query import EVERY_STATUS
 from sayso.dashboard.overview import environment_param, switcher
-from sayso.dashboard.pages import render
+from sayso.dashboard.pages import render, time_tag
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.store import overview, people
 from sayso.store.people import SORTS, Sort
 
 MAX_PREFIX = 254
 MAX_PAGE = 10_000  # numbered pages beyond this are not a real use
-
-
-def _when(value: Any) -> dict[str, str]:
-    return {"iso": value.isoformat(), "text": value.strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def _sort(raw: str | None, notes: list[str]) -> Sort:
@@ -112,8 +108,8 @@ async def people_page(request: AnyRequest, client_id: FromPath[str]) -> Response
                 "email": p.email,
                 "count": p.count,
                 "average": f"{p.average:.2f}" if p.average is not None else "—",
-                "first": _when(p.first_seen),
-                "last": _when(p.last_seen),
+                "first": time_tag(p.first_seen),
+                "last": time_tag(p.last_seen),
                 "href": inbox(p.email),
             }
             for p in found.people

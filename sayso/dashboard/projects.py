@@ -47,7 +47,7 @@ from sayso.dashboard.auth import (
 from sayso.dashboard.pages import render
 from sayso.dashboard.security import CSRF_FIELD, csrf_ok, csrf_token
 from sayso.origins import InvalidOrigin
-from sayso.store import audit, feedback_search
+from sayso.store import audit, overview
 from sayso.store.clients import (
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
@@ -198,7 +198,7 @@ async def _render_settings(
     engine = runtime_of(request).engine
     members, environments = await asyncio.gather(
         asyncio.to_thread(list_members, engine, access.client.id),
-        asyncio.to_thread(feedback_search.environments, engine, access.client.id),
+        asyncio.to_thread(overview.environments, engine, access.client.id),
     )
     return render(
         "project_settings.html",

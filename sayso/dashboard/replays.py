@@ -26,7 +26,7 @@ from litestar.response import Stream
 from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
 from sayso.dashboard.inbox import excerpt, rating_label, web_url
 from sayso.dashboard.inbox_query import parse_date
-from sayso.dashboard.pages import render
+from sayso.dashboard.pages import render, time_tag
 from sayso.dashboard.projects import Access, page_context, project_access
 from sayso.dashboard.security import PLAYER_CSP
 from sayso.store import replay_views
@@ -43,10 +43,6 @@ def duration_text(ms: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
-
-
-def _when(value: datetime) -> dict[str, str]:
-    return {"iso": value.isoformat(), "text": value.strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def _filters(request: AnyRequest, notes: list[str]) -> tuple[SessionFilters, list[tuple[str, str]]]:
@@ -124,7 +120,7 @@ async def replays_page(request: AnyRequest, client_id: FromPath[str]) -> Respons
             {
                 "id": s.id,
                 "href": f"{base}/{s.id}",
-                "when": _when(s.created_at),
+                "when": time_tag(s.created_at),
                 "duration": duration_text(s.duration_ms),
                 "person": s.user_email or s.anonymous_id or "—",
                 "identified": s.user_email is not None,
@@ -188,7 +184,7 @@ async def player_page(
     response = render(
         "player.html",
         session=session,
-        started=_when(session.created_at),
+        started=time_tag(session.created_at),
         duration=duration_text(
             replay_views.approximate_duration_ms(
                 session.duration_ms, session.created_at, session.last_chunk_at

@@ -36,7 +36,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, RowMapping
 
-from sayso.store import overview
 from sayso.store.clients import as_utc
 from sayso.store.schema import feedback, feedback_tags
 from sayso.store.triage import DEFAULT_STATUSES
@@ -282,15 +281,6 @@ def _sqlite_search(
         ]
         chunk_size = min(chunk_size * 2, MAX_CHUNK)
     return found
-
-
-def environments(engine: Engine, client_id: str) -> list[str]:
-    """The named environments this project's feedback has used, alphabetically.
-
-    Read from the daily rollup (a few rows per day), not ``feedback``: a
-    DISTINCT over a million rows cost ~50 ms per page view on PostgreSQL.
-    """
-    return overview.environments(engine, client_id)
 
 
 def get(engine: Engine, client_id: str, feedback_id: str) -> RowMapping | None:
