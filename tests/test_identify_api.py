@@ -468,6 +468,17 @@ def test_identify_gives_the_email_to_that_anonymous_ids_sessions_without_one(
     assert session_email(engine, other_project) is None
 
 
+def test_a_sessions_email_is_stored_lowercased_so_the_person_filter_can_use_its_index(
+    api: httpx.Client, client_id: str, engine: Engine
+) -> None:
+    before = start_session(api, client_id, "anon-case", "tab-1")
+    identify(api, client_id, anonymousId="anon-case", email="Ada@Example.COM")
+    after = start_session(api, client_id, "anon-case", "tab-2")
+
+    assert session_email(engine, before) == "ada@example.com"
+    assert session_email(engine, after) == "ada@example.com"
+
+
 def test_a_session_keeps_the_person_it_was_first_shown_with(
     api: httpx.Client, client_id: str, engine: Engine
 ) -> None:

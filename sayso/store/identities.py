@@ -82,7 +82,7 @@ def save_identity(
                     _s.anonymous_id == anonymous_id,
                     _s.user_email.is_(None),
                 )
-                .values(user_email=email)
+                .values(user_email=email.lower())
             ).rowcount
         )
 
@@ -144,6 +144,6 @@ def claim_person(engine: Engine, client_id: str, anonymous_id: str, session_id: 
         conn.execute(
             update(replay_sessions)
             .where(_s.id == session_id, _s.user_email.is_(None))
-            .values(user_email=email)
+            .values(user_email=email.lower())
         )
     return True

@@ -64,7 +64,8 @@ def _filtered(client_id: str, filters: SessionFilters) -> ColumnElement[bool]:
     if filters.person:
         conditions.append(
             or_(
-                func.lower(_s.user_email) == filters.person.lower(),
+                # Stored lowercased, so the (client_id, user_email) index applies.
+                _s.user_email == filters.person.lower(),
                 _s.anonymous_id == filters.person,
             )
         )

@@ -368,7 +368,7 @@ replay_sessions = Table(
     Column("sdk_session_id", String(128), nullable=False),
     Column("anonymous_id", String(128), nullable=True),
     # The person, once the host app identifies them (POST /api/identify).
-    Column("user_email", String(254), nullable=True),
+    Column("user_email", String(254), nullable=True),  # lowercased, from identify
     Column("start_url", Text, nullable=True),
     Column("user_agent", Text, nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=True),  # the browser's clock
@@ -385,6 +385,7 @@ replay_sessions = Table(
     Index(None, "client_id", "created_at"),
     Index(None, "closed_at", "created_at"),
     Index(None, "client_id", "anonymous_id"),  # an identify fills in user_email
+    Index(None, "client_id", "user_email", "created_at"),  # the person filter
 )
 
 # One row per uploaded chunk; the events themselves are a gzip blob.

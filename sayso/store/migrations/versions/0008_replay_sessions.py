@@ -74,6 +74,12 @@ def upgrade() -> None:
         "replay_sessions",
         ["client_id", "anonymous_id"],
     )
+    # The sessions list's person filter (emails are stored lowercased).
+    op.create_index(
+        "ix_replay_sessions_client_id_user_email_created_at",
+        "replay_sessions",
+        ["client_id", "user_email", "created_at"],
+    )
     op.create_table(
         "replay_chunks",
         sa.Column("session_id", sa.String(32), nullable=False),
@@ -129,6 +135,9 @@ def downgrade() -> None:
     op.drop_index("ix_feedback_client_id_session_replay_id", table_name="feedback")
     op.drop_table("identities")
     op.drop_table("replay_chunks")
+    op.drop_index(
+        "ix_replay_sessions_client_id_user_email_created_at", table_name="replay_sessions"
+    )
     op.drop_index("ix_replay_sessions_client_id_anonymous_id", table_name="replay_sessions")
     op.drop_index("ix_replay_sessions_closed_at_created_at", table_name="replay_sessions")
     op.drop_index("ix_replay_sessions_client_id_created_at", table_name="replay_sessions")
