@@ -6,6 +6,9 @@ Entries live ``SAYSO_CLIENT_CACHE_SECONDS`` (default 5 s), so an allowlist
 change made from the CLI or another node takes effect within that time.
 Unknown ids are cached too: a client id is unguessable, so an id that did not
 exist a moment ago can't have been created since by anyone who knew it.
+
+``allowed_client`` is the check every public endpoint makes with it: the
+client exists (404) and the request's origin is on its allowlist (403).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import time
 
 from sqlalchemy import Engine
 
+from sayso.ingest.http import HTTPError, Request
+from sayso.origins import Origin, origin_allowed, request_origin
 from sayso.store.clients import Client, get_client, possible_client_id
 
 MAX_ENTRIES = 10_000
@@ -43,3 +48,17 @@ class ClientLookup:
 
     def forget(self, client_id: str) -> None:
         self._entries.pop(client_id, None)
+
+
+async def allowed_client(
+    lookup: ClientLookup, request: Request, client_id: str
+) -> tuple[Client, Origin | None]:
+    """The named client and the request's origin, if the client exists (else 404)
+    and the origin is on its allowlist (else 403)."""
+    client = await lookup.get(client_id)
+    if client is None:
+        raise HTTPError(404, "Unknown clientId: check the id in your project settings")
+    origin = request_origin(request.header(b"origin"), request.header(b"referer"))
+    if not origin_allowed(client.allowed_origins, origin):
+        raise HTTPError(403, "Domain not allowed")
+    return client, origin

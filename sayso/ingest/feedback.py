@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from sayso.ingest.client_lookup import allowed_client
 from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import INVALID_DATA, FeedbackInput, Rejection, validate_feedback
-from sayso.origins import origin_allowed, request_origin
 from sayso.store.feedback import find_by_idempotency_key
 from sayso.store.ids import new_sortable_id
 from sayso.store.screenshots import Screenshot, find_screenshots
@@ -45,12 +45,7 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
         extra = {"issues": result.issues} if result.issues else None
         raise HTTPError(400, result.error, extra=extra)
 
-    client = await runtime.clients.get(result.client_id)
-    if client is None:
-        raise HTTPError(404, "Unknown clientId: check the id in your project settings")
-    origin = request_origin(request.header(b"origin"), referer)
-    if not origin_allowed(client.allowed_origins, origin):
-        raise HTTPError(403, "Domain not allowed")
+    client, origin = await allowed_client(runtime.clients, request, result.client_id)
 
     idempotency_key = _idempotency_key(request)
     feedback_id = new_sortable_id()

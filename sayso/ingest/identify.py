@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from sayso.ingest.client_lookup import allowed_client
 from sayso.ingest.feedback import decode_json
 from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import (
@@ -35,7 +36,6 @@ from sayso.ingest.validation import (
     json_type,
     text_problem,
 )
-from sayso.origins import origin_allowed, request_origin
 from sayso.store.identities import save_identity
 
 if TYPE_CHECKING:
@@ -151,12 +151,7 @@ async def identify(runtime: Runtime, request: Request) -> Response:
     # keepalive fetch and sendBeacon may label JSON as text/plain: the body decides.
     body = validate_identify(decode_json(await request.body(MAX_BODY_BYTES)))
 
-    client = await runtime.clients.get(body.client_id)
-    if client is None:
-        raise HTTPError(404, "Unknown clientId: check the id in your project settings")
-    origin = request_origin(request.header(b"origin"), request.header(b"referer"))
-    if not origin_allowed(client.allowed_origins, origin):
-        raise HTTPError(403, "Domain not allowed")
+    client, _ = await allowed_client(runtime.clients, request, body.client_id)
 
     try:
         await asyncio.to_thread(

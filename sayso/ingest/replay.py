@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
+from sayso.ingest.client_lookup import allowed_client
 from sayso.ingest.feedback import decode_json
 from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import INVALID_DATA
-from sayso.origins import origin_allowed, request_origin
-from sayso.store.clients import Client
 from sayso.store.identities import claim_person
 from sayso.store.ids import new_sortable_id
 from sayso.store.replays import (
@@ -140,17 +139,6 @@ def _timestamp(value: str | int | float | None, field: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-async def _client_for(runtime: Runtime, request: Request, client_id: str) -> Client:
-    """The client, if it exists and the request's origin is on its allowlist."""
-    client = await runtime.clients.get(client_id)
-    if client is None:
-        raise HTTPError(404, "Unknown clientId: check the id in your project settings")
-    origin = request_origin(request.header(b"origin"), request.header(b"referer"))
-    if not origin_allowed(client.allowed_origins, origin):
-        raise HTTPError(403, "Domain not allowed")
-    return client
-
-
 # --- POST /api/replay-sessions ---------------------------------------------------
 
 
@@ -163,7 +151,7 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
     ):
         raise _invalid("anonymousId", f"must be at most {MAX_SDK_ID} characters")
     started_at = _timestamp(start.started_at, "startedAt")
-    client = await _client_for(runtime, request, start.client_id)
+    client, _ = await allowed_client(runtime.clients, request, start.client_id)
 
     header_agent = request.header(b"user-agent")
     if is_bot(header_agent) or is_bot(start.user_agent):
@@ -323,7 +311,7 @@ async def _target(
         raise HTTPError(404, "Unknown session")
     if target.client_id != client_id:
         raise HTTPError(403, "This session belongs to another clientId")
-    await _client_for(runtime, request, client_id)
+    await allowed_client(runtime.clients, request, client_id)
     if target.closed:
         raise HTTPError(409, "This session has ended; start a new one")
     return target
@@ -400,6 +388,6 @@ async def finalise(runtime: Runtime, request: Request) -> Response:
         raise HTTPError(404, "Unknown session")
     if owner != end.client_id:
         raise HTTPError(403, "This session belongs to another clientId")
-    await _client_for(runtime, request, owner)
+    await allowed_client(runtime.clients, request, owner)
     await asyncio.to_thread(finalise_session, runtime.engine, session_id, ended_at)
     return Response(200, {"success": True})

@@ -13,10 +13,10 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sayso.ingest.client_lookup import allowed_client
 from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.images import CleanImage, NotAnImage, clean_image
 from sayso.ingest.upload_form import read_upload_form
-from sayso.origins import origin_allowed, request_origin
 from sayso.store.ids import random_bytes
 from sayso.store.screenshots import Screenshot, screenshot_to_serve
 
@@ -64,12 +64,7 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
         client_id = form.fields.get("clientId", "").strip()
         if not client_id:
             raise HTTPError(400, "Client ID is required")
-        client = await runtime.clients.get(client_id)
-        if client is None:
-            raise HTTPError(404, "Unknown clientId: check the id in your project settings")
-        origin = request_origin(request.header(b"origin"), request.header(b"referer"))
-        if not origin_allowed(client.allowed_origins, origin):
-            raise HTTPError(403, "Domain not allowed")
+        client, _ = await allowed_client(runtime.clients, request, client_id)
         try:
             image = await _clean(runtime, form.file)
         except NotAnImage as exc:
