@@ -30,6 +30,7 @@ from sayso.ingest.validation import (
     INVALID_DATA,
     JSON_MAX_DEPTH,
     MAX_LENGTHS,
+    Issues,
     compact_json,
     contains_nul,
     json_depth,
@@ -69,12 +70,7 @@ class IdentifyInput:
     traits: dict[str, Any] | None
 
 
-class _Issues(dict[str, list[str]]):
-    def add(self, field: str, message: str) -> None:
-        self.setdefault(field, []).append(message)
-
-
-def _required(data: dict[str, Any], field: str, limit: int, issues: _Issues) -> str | None:
+def _required(data: dict[str, Any], field: str, limit: int, issues: Issues) -> str | None:
     value = data.get(field)
     if value is None or value == "":
         issues.add(field, "Required")
@@ -88,7 +84,7 @@ def _required(data: dict[str, Any], field: str, limit: int, issues: _Issues) -> 
 
 
 def _optional(
-    data: dict[str, Any], field: str, issues: _Issues, *, strip: bool = False
+    data: dict[str, Any], field: str, issues: Issues, *, strip: bool = False
 ) -> str | None:
     value = data.get(field)
     if value is None:
@@ -105,7 +101,7 @@ def _optional(
     return value or None
 
 
-def _traits(data: dict[str, Any], issues: _Issues) -> dict[str, Any] | None:
+def _traits(data: dict[str, Any], issues: Issues) -> dict[str, Any] | None:
     traits = data.get("traits")
     if traits is None:
         return None
@@ -130,7 +126,7 @@ def validate_identify(data: Any) -> IdentifyInput:
     """Check a decoded body; a 400 naming every failing field otherwise."""
     if not isinstance(data, dict):
         raise HTTPError(400, "Request body must be a JSON object")
-    issues = _Issues()
+    issues = Issues()
     client_id = _required(data, "clientId", MAX_LENGTHS["clientId"], issues)
     anonymous_id = _required(data, "anonymousId", MAX_ANONYMOUS_ID, issues)
     external_user_id = _optional(data, "externalUserId", issues)

@@ -36,7 +36,7 @@ from sayso.ingest.feedback import decode_json
 from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import INVALID_DATA
 from sayso.store.identities import claim_person
-from sayso.store.ids import new_sortable_id
+from sayso.store.ids import new_sortable_id, possible_sortable_id
 from sayso.store.replays import (
     ChunkTarget,
     chunk_blob_key,
@@ -63,7 +63,6 @@ MAX_START_URL = 8_192
 MAX_USER_AGENT = 1_000
 GZIP_LEVEL = 6  # for chunks sent plain: the usual speed/size trade-off
 
-_SESSION_ID = re.compile(r"[0-9a-z]{26}")
 _CHUNK_PATH = re.compile(r"([^/]+)/chunks/([^/]+)")
 _FINALISE_PATH = re.compile(r"([^/]+)/finalise")
 
@@ -232,7 +231,7 @@ def _int_header(request: Request, name: bytes, label: str) -> int | None:
 
 def _session_id(raw: str) -> str:
     # Anything that isn't one of our ids can't be a session: no query needed.
-    if not _SESSION_ID.fullmatch(raw):
+    if not possible_sortable_id(raw):
         raise HTTPError(404, "Unknown session")
     return raw
 

@@ -72,7 +72,9 @@ class Rejection:
     issues: dict[str, list[str]] | None = None
 
 
-class _Issues(dict[str, list[str]]):
+class Issues(dict[str, list[str]]):
+    """Every failing field with its messages: a 400 names them all at once."""
+
     def add(self, field: str, message: str) -> None:
         self.setdefault(field, []).append(message)
 
@@ -90,7 +92,7 @@ def text_problem(value: str, max_length: int) -> str | None:
     return None
 
 
-def _text(data: dict[str, Any], field: str, issues: _Issues, *, strip: bool = False) -> str | None:
+def _text(data: dict[str, Any], field: str, issues: Issues, *, strip: bool = False) -> str | None:
     """An optional string field; ``None`` (or nothing) means absent."""
     value = data.get(field)
     if value is None:
@@ -188,7 +190,7 @@ def compact_json(value: Any) -> bytes | None:
         return None
 
 
-def _screenshot(item: Any, index: int, issues: _Issues) -> dict[str, Any] | None:
+def _screenshot(item: Any, index: int, issues: Issues) -> dict[str, Any] | None:
     where = f"[{index}]"
     if not isinstance(item, dict):
         issues.add("screenshots", f"{where}: Expected an object, received {json_type(item)}")
@@ -223,7 +225,7 @@ def validate_feedback(data: Any, *, referer: str | None = None) -> FeedbackInput
     """Check a decoded body; ``referer`` is the request header, the fallback ``pageUrl``."""
     if not isinstance(data, dict):
         return Rejection("Request body must be a JSON object")
-    issues = _Issues()
+    issues = Issues()
 
     client_id = data.get("clientId")
     if client_id is None or client_id == "":
