@@ -95,9 +95,13 @@ def ana(chromium: Browser, dashboard: LiveServer) -> Iterator[Session]:
     session.close()
 
 
-def send(server: LiveServer, client_id: str, **fields: Any) -> str:
+def send(server: LiveServer, client_id: str, user_agent: str | None = None, **fields: Any) -> str:
+    headers = {"User-Agent": user_agent} if user_agent else {}
     response = httpx.post(
-        f"{server.url}/api/feedback", json={"clientId": client_id, **fields}, timeout=30
+        f"{server.url}/api/feedback",
+        json={"clientId": client_id, **fields},
+        headers=headers,
+        timeout=30,
     )
     assert response.status_code == 200, response.text
     return str(response.json()["feedbackId"])
@@ -128,7 +132,7 @@ def injected(page: Page) -> int:
     )
 
 
-def test_a_member_creates_a_project_finds_triages_and_exports_feedback(
+def test_an_owner_creates_a_project_then_finds_triages_and_exports_feedback(
     ana: Session, dashboard: LiveServer, artifacts_dir: Path
 ) -> None:
     page = ana.page
@@ -228,7 +232,7 @@ def test_visitor_payloads_stay_text_in_the_inbox_and_the_detail_page(
         referrer="data:text/html,<script>window.__xss=4</script>",
         environment="<b>prod</b>",
         metadata={XSS: XSS, "link": XSS_URL},
-        userAgent=XSS,
+        user_agent=XSS,  # stored from the header, shown on the detail page
     )
 
     for url in (
@@ -240,6 +244,7 @@ def test_visitor_payloads_stay_text_in_the_inbox_and_the_detail_page(
         page.wait_for_load_state("networkidle")
         assert injected(page) == 0, url
     expect(page.locator("dd.comment")).to_have_text(XSS)
+    expect(page.locator("dd details code")).to_have_text(XSS)  # the raw user agent, as text
     ana.shoot(artifacts_dir, "xss-detail")
     assert ana.dialogs == []
     assert [p for p in ana.problems if "Content Security Policy" in p] == []
