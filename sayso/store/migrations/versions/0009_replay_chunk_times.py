@@ -1,4 +1,4 @@
-"""Replay chunks: first and last event timestamps recorded at ingest (placeholder, filled by the replay work)
+"""Replay chunks: first and last event timestamps recorded at ingest (placeholder).
 
 Revision ID: 0009
 Revises: 0008

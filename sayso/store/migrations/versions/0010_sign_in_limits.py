@@ -1,4 +1,4 @@
-"""Sign-in limits: atomic counters per (email, IP), per IP (placeholder, filled by the sign-in work)
+"""Sign-in limits: atomic counters per (email, IP) and per IP (placeholder).
 
 Revision ID: 0010
 Revises: 0009
