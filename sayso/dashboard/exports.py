@@ -9,7 +9,6 @@ CSV cells are made formula-safe by ``sayso.export``.
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from sayso.dashboard.auth import AnyRequest, runtime_of
 from sayso.dashboard.inbox_query import parse, query_pairs
 from sayso.dashboard.pages import render
 from sayso.dashboard.projects import Access, page_context, project_access
-from sayso.export import FIELDS, as_record, csv_row
+from sayso.export import FIELDS, as_record, csv_row, csv_writer
 from sayso.store import audit, feedback_search
 from sayso.store.feedback_search import Filters
 
@@ -52,11 +51,11 @@ async def _batches(
 async def _csv(batches: AsyncIterator[Sequence[RowMapping]]) -> AsyncIterator[bytes]:
     # A byte-order mark so spreadsheet programs read the file as UTF-8.
     head = io.StringIO()
-    csv.writer(head).writerow(FIELDS)
+    csv_writer(head).writerow(FIELDS)
     yield ("\ufeff" + head.getvalue()).encode()
     async for rows in batches:
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         for row in rows:
             writer.writerow(csv_row(row))
         yield out.getvalue().encode()
