@@ -52,6 +52,31 @@ def test_a_row_is_committed_and_visible_elsewhere_once_insert_returns(
     asyncio.run(scenario())
 
 
+def test_insert_returns_only_after_its_commit_not_before(engine: Engine, client_id: str) -> None:
+    """The ordering itself: while another transaction blocks the commit, nothing is answered."""
+    row = a_row(client_id)
+
+    async def scenario() -> None:
+        writer = await started(engine)
+        insert = writer.prepare(feedback)
+        with engine.connect() as blocker:
+            # Hold a lock that makes the writer's insert (and so its commit) wait.
+            if engine.dialect.name == "sqlite":
+                blocker.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                blocker.exec_driver_sql("LOCK TABLE feedback IN SHARE MODE")
+            pending = asyncio.ensure_future(writer.insert(insert, row))
+            await asyncio.sleep(0.5)
+            assert not pending.done(), "acknowledged while its commit was still blocked"
+            assert read(engine, row["id"]) is None
+            blocker.rollback()
+        await asyncio.wait_for(pending, 30)
+        assert read(engine, row["id"]) is not None
+        await writer.stop()
+
+    asyncio.run(scenario())
+
+
 def test_rows_of_one_event_loop_pass_share_one_commit(engine: Engine, client_id: str) -> None:
     rows = [a_row(client_id) for _ in range(200)]
 
