@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -30,6 +31,10 @@ from sayso.settings import Settings, SettingsError
 from sayso.store import migrate
 from sayso.store.clients import Client, create_client, list_clients, update_client
 from sayso.store.database import create_db_engine
+from sayso.store.outages import describe, is_outage
+
+# Seconds between tries while waiting for the database at start-up.
+DB_RETRY_SECONDS = 2.0
 
 
 def _settings() -> Settings:
@@ -40,9 +45,30 @@ def _settings() -> Settings:
 
 
 def _engine(settings: Settings) -> Engine:
+    """The engine, schema up to date, once the database answers.
+
+    A database that is still booting (or failing over) is waited for, up to
+    ``SAYSO_DB_WAIT_SECONDS``, with one line per try; then the command exits
+    with one line, not a traceback. Any other error is a bug and propagates.
+    """
     engine = create_db_engine(settings)
-    migrate.upgrade(engine)
-    return engine
+    deadline = time.monotonic() + settings.db_wait_seconds
+    while True:
+        try:
+            migrate.upgrade(engine)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                engine.dispose()
+                raise click.ClickException(f"database unavailable: {describe(exc)}") from None
+            click.echo(
+                f"sayso: waiting for the database ({left:.0f} s left): {describe(exc)}", err=True
+            )
+            time.sleep(min(DB_RETRY_SECONDS, left))
+        else:
+            return engine
 
 
 def _fail_on_bad_origin(exc: InvalidOrigin | ValueError) -> click.ClickException:

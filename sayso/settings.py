@@ -99,6 +99,10 @@ class Settings:
     port: int = 8000
     workers: int = 1
     db_pool_size: int = 5
+    # How long commands wait for an unreachable database at start-up.
+    db_wait_seconds: float = 60.0
+    # /healthz reports the disk full below this much free space (MiB).
+    min_free_disk_mb: int = 64
     client_cache_seconds: float = 5.0
     log_level: str = "info"
     access_log: bool = False
@@ -147,6 +151,8 @@ class Settings:
             port=_int(env, "SAYSO_PORT", 8000),
             workers=_int(env, "SAYSO_WORKERS", 1, minimum=1),
             db_pool_size=_int(env, "SAYSO_DB_POOL_SIZE", 5, minimum=1),
+            db_wait_seconds=_float(env, "SAYSO_DB_WAIT_SECONDS", 60.0),
+            min_free_disk_mb=_int(env, "SAYSO_MIN_FREE_DISK_MB", 64),
             client_cache_seconds=_float(env, "SAYSO_CLIENT_CACHE_SECONDS", 5.0),
             log_level=_choice(
                 env, "SAYSO_LOG_LEVEL", "info", ("debug", "info", "warning", "error")

@@ -491,7 +491,7 @@ def test_ping_answers_200(api: httpx.Client) -> None:
 def test_healthz_reports_the_database_reachable(api: httpx.Client) -> None:
     response = api.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "disk": "ok"}
 
 
 def test_unknown_api_paths_and_methods_get_json_errors(api: httpx.Client) -> None:

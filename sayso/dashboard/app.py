@@ -29,6 +29,7 @@ from sayso.dashboard.replays import ROUTES as REPLAY_ROUTES
 from sayso.dashboard.screenshots import ROUTES as SCREENSHOT_ROUTES
 from sayso.dashboard.security import HEADERS
 from sayso.dashboard.triage import ROUTES as TRIAGE_ROUTES
+from sayso.store.outages import RETRY_AFTER_SECONDS, describe, is_outage
 
 if TYPE_CHECKING:
     from sayso.app import Runtime
@@ -76,15 +77,24 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]
     """Litestar's own errors (unknown path, wrong method, a crash) as HTML with our headers.
 
     Its default answer is JSON without the layered response headers, which
-    would leave those responses outside the CSP.
+    would leave those responses outside the CSP. An unavailable database or
+    disk (``store.outages``) is a 503 with ``Retry-After``, anything else
+    unexpected a logged 500.
     """
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         status = exc.status_code
+        title = HTTPStatus(status).phrase
+    elif is_outage(exc):
+        # The database or a disk is unavailable: not a bug, one line is enough.
+        status, title = 503, "Service temporarily unavailable, please retry"
+        log.warning("unavailable: %s %s: %s", request.method, request.url.path, describe(exc))
     else:
-        status = 500
+        status, title = 500, HTTPStatus(500).phrase
         log.error("dashboard error on %s %s", request.method, request.url.path, exc_info=exc)
-    response = render("error.html", status_code=status, title=HTTPStatus(status).phrase)
+    response = render("error.html", status_code=status, title=title)
     response.headers.update(HEADERS)
+    if status == 503:
+        response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
     if isinstance(exc, HTTPException) and exc.headers:
         response.headers.update(exc.headers)  # e.g. Allow on a 405
     return response

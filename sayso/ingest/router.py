@@ -3,9 +3,10 @@
 Everything under ``/api/`` lands here, plus ``/healthz``, ``/openapi.json`` and
 the widget's files (``/widget.js``, ``/widget/*``). Whatever goes
 wrong inside a handler, the caller gets JSON with the public API's CORS header:
-an ``HTTPError`` becomes its own status, an overloaded writer a 503, anything
-unexpected a logged 500 ``{"error": "Internal server error"}`` — never a
-framework's HTML page.
+an ``HTTPError`` becomes its own status, an overloaded writer a 503, an
+unavailable dependency (database down, disk full: ``store.outages``) a 503
+with ``Retry-After`` and one log line, anything unexpected a logged 500
+``{"error": "Internal server error"}`` — never a framework's HTML page.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sayso.ingest.screenshots import PREFIX, serve_screenshot, upload_screenshot
 from sayso.ingest.widget_assets import PREFIX as WIDGET_PREFIX
 from sayso.ingest.widget_assets import serve_widget_asset
 from sayso.store.database import ping as ping_database
+from sayso.store.outages import RETRY_AFTER_SECONDS, describe, disk_problem, is_outage
 from sayso.store.writer import WriterOverloaded, WriterStopped
 
 if TYPE_CHECKING:
@@ -54,13 +56,19 @@ async def ping(_runtime: Runtime, _request: Request) -> Response:
 
 
 async def healthz(runtime: Runtime, _request: Request) -> Response:
-    """For load balancers: 200 when the database answers, else 503."""
+    """For load balancers: 200 when the database answers and the disk has room, else 503."""
+    database = "ok"
     try:
         await asyncio.to_thread(ping_database, runtime.engine)
     except Exception as exc:
-        log.warning("health check: database unreachable: %s", exc)
-        return Response(503, {"status": "error", "database": "unreachable"})
-    return Response(200, {"status": "ok", "database": "ok"})
+        log.warning("health check: database unreachable: %s", describe(exc))
+        database = "unreachable"
+    disk = await asyncio.to_thread(disk_problem, runtime.settings) or "ok"
+    if disk != "ok":
+        log.warning("health check: disk %s", disk)
+    healthy = database == "ok" and disk == "ok"
+    body = {"status": "ok" if healthy else "error", "database": database, "disk": disk}
+    return Response(200 if healthy else 503, body)
 
 
 async def openapi(runtime: Runtime, _request: Request) -> Response:
@@ -103,6 +111,20 @@ def preflight(request: Request, methods: dict[str, Handler]) -> Response:
     )
 
 
+def _failure(request: Request, exc: Exception) -> Response:
+    """A 503 when a dependency is unavailable (one log line), else a logged 500."""
+    where = f"{request.method} {request.scope.get('path')} request_id={request.request_id}"
+    if is_outage(exc):
+        log.warning("unavailable: %s: %s", where, describe(exc))
+        return Response(
+            503,
+            {"error": "Service temporarily unavailable, please retry"},
+            [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+        )
+    log.error("unhandled error: %s", where, exc_info=exc)
+    return Response(500, {"error": "Internal server error"})
+
+
 class IngestApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -121,14 +143,8 @@ class IngestApp:
                 {"error": "Server is busy, please retry shortly"},
                 [(b"retry-after", b"1")],
             )
-        except Exception:
-            log.exception(
-                "unhandled error: %s %s request_id=%s",
-                request.method,
-                scope.get("path"),
-                request.request_id,
-            )
-            response = Response(500, {"error": "Internal server error"})
+        except Exception as exc:
+            response = _failure(request, exc)
         await send_response(send, response, request.request_id)
 
     async def _dispatch(self, request: Request) -> Response:

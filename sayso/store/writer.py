@@ -14,6 +14,12 @@ A request may hand over several rows as one unit (a feedback item and its
 screenshot links): a unit is always committed whole or not at all. If a batch
 fails on a constraint, its units are retried one by one so a single bad unit
 can't take its neighbours down with it.
+
+An outage (database down, disk full) fails the batches that meet it — their
+requests answer 503, nothing is acknowledged — and the thread carries on: its
+connection is dropped and the next batch reconnects. A connection that died
+while idle is noticed on the batch's first statement, before anything could
+commit, and that batch is run once more on a new connection.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import JSON, DateTime, Engine, Table
 from sqlalchemy.engine import Dialect
+
+from sayso.store.outages import describe, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +136,7 @@ class Writer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._connection: Any = None  # the writer thread's own DBAPI connection
+        self._committing = False  # whether the current transaction's COMMIT was sent
         self.batches = 0  # counters, for tests and the benchmark
         self.units = 0
 
@@ -202,6 +211,20 @@ class Writer:
             self._connection.close()
 
     def _execute(self, groups: Mapping[PreparedInsert, list[Params]]) -> None:
+        reused = self._connection is not None
+        try:
+            self._transaction(groups)
+        except Exception as exc:
+            if not (reused and not self._committing and is_outage(exc)):
+                raise
+            # A connection kept from before an outage (the server restarted
+            # meanwhile) fails on its first statement. COMMIT was never sent,
+            # so nothing of this batch is stored: run it again on a new one.
+            log.warning("writer: connection lost (%s); reconnecting", describe(exc))
+            self._transaction(groups)
+
+    def _transaction(self, groups: Mapping[PreparedInsert, list[Params]]) -> None:
+        self._committing = False
         if self._connection is None:
             self._connection = self._engine.raw_connection()
         connection = self._connection
@@ -214,16 +237,25 @@ class Writer:
                     with cursor.copy(statement.copy_sql) as copy:
                         for row in rows:
                             copy.write_row(row)
+            self._committing = True
             connection.commit()
             cursor.close()
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                # Lost, or on a disk that failed: start afresh next time.
+                self._drop_connection()
+                raise
             try:
                 connection.rollback()
             except Exception:
                 # The connection itself is broken: drop it, the next batch reconnects.
-                connection.invalidate()
-                self._connection = None
+                self._drop_connection()
             raise
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.invalidate()
 
     def _commit(self, batch: list[_Item]) -> list[BaseException | None]:
         groups: dict[PreparedInsert, list[Params]] = defaultdict(list)
@@ -237,7 +269,10 @@ class Writer:
                 return [exc]
             return [self._commit_unit(unit) for unit, _ in batch]
         except Exception as exc:
-            log.exception("batch of %d units failed to commit", len(batch))
+            if is_outage(exc):  # each request's 503 is logged at the boundary
+                log.debug("batch of %d units not committed: %s", len(batch), describe(exc))
+            else:
+                log.exception("batch of %d units failed to commit", len(batch))
             return [exc] * len(batch)
         self.batches += 1
         self.units += len(batch)
