@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sayso.dashboard.app import create_dashboard
+from sayso.dashboard.body_limit import BodyLimit
 from sayso.ingest.client_lookup import ClientLookup
-from sayso.ingest.http import Receive, Scope, Send
+from sayso.ingest.http import BodyDeadlines, Receive, Scope, Send
 from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
 from sayso.store.blobs import open_blob_store
@@ -129,7 +130,12 @@ class SaysoApp:
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime(settings)
         self.ingest = IngestApp(self.runtime)
-        self.dashboard = create_dashboard(self.runtime)
+        # Dashboard bodies are forms: capped and on a deadline before Litestar
+        # sees them (the public API applies its own limits per route).
+        self.dashboard = BodyLimit(
+            create_dashboard(self.runtime),  # type: ignore[arg-type]
+            BodyDeadlines(settings.body_idle_seconds, settings.body_timeout_seconds),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -137,7 +143,7 @@ class SaysoApp:
             if path.startswith(("/api/", "/widget")) or path in ("/healthz", "/openapi.json"):
                 await self.ingest(scope, receive, send)
                 return
-        await self.dashboard(scope, receive, send)  # type: ignore[arg-type]
+        await self.dashboard(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> SaysoApp:

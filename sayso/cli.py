@@ -91,6 +91,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     import uvicorn
 
+    from sayso.serving import uvicorn_options
+
     # Worker processes rebuild Settings from the environment, so CLI flags are
     # passed on through it.
     for name, value in (("SAYSO_HOST", host), ("SAYSO_PORT", port), ("SAYSO_WORKERS", workers)):
@@ -114,11 +116,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
         log_level=settings.log_level,
         access_log=settings.access_log,
-        server_header=False,
-        proxy_headers=False,
+        **uvicorn_options(settings),
     )
 
 

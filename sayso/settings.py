@@ -114,6 +114,14 @@ class Settings:
     s3_path_style: bool | None = None
     cleanup_interval_seconds: float = 3600.0
     replay_idle_minutes: int = 30
+    # Slow clients (sayso/serving.py, ingest/http.py): seconds to send a
+    # request's headers; a body's longest silence and whole duration; idle
+    # keep-alive; open connections per worker.
+    header_timeout_seconds: float = 20.0
+    body_idle_seconds: float = 60.0
+    body_timeout_seconds: float = 600.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 4096
     # Filled in by __post_init__ from the fields above.
     sqlalchemy_url: str = field(default="", init=False)
 
@@ -166,4 +174,9 @@ class Settings:
             s3_path_style=_optional_bool(env, "SAYSO_S3_PATH_STYLE"),
             cleanup_interval_seconds=_float(env, "SAYSO_CLEANUP_INTERVAL_SECONDS", 3600.0),
             replay_idle_minutes=_int(env, "SAYSO_REPLAY_IDLE_MINUTES", 30, minimum=1),
+            header_timeout_seconds=_float(env, "SAYSO_HEADER_TIMEOUT_SECONDS", 20.0, minimum=0.1),
+            body_idle_seconds=_float(env, "SAYSO_BODY_IDLE_SECONDS", 60.0, minimum=0.1),
+            body_timeout_seconds=_float(env, "SAYSO_BODY_TIMEOUT_SECONDS", 600.0, minimum=0.1),
+            keep_alive_seconds=_int(env, "SAYSO_KEEP_ALIVE_SECONDS", 5, minimum=1),
+            max_connections=_int(env, "SAYSO_MAX_CONNECTIONS", 4096, minimum=1),
         )

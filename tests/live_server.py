@@ -16,6 +16,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from sayso.app import SaysoApp, create_app
+from sayso.serving import uvicorn_options
 from sayso.settings import Settings
 from sayso.store import migrate
 from sayso.store.database import create_db_engine
@@ -30,13 +31,14 @@ class LiveServer:
         # URLs the server hands out (screenshots) must point back at it.
         self.settings = dataclasses.replace(settings, public_url=self.url)
         self.app: SaysoApp = create_app(self.settings)
+        # The same protocol, timeouts and limits as `sayso serve`.
         config = uvicorn.Config(
             self.app,
             loop="asyncio",
-            http="httptools",
             lifespan="on",
             log_level="warning",
             access_log=False,
+            **uvicorn_options(self.settings),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -19,6 +19,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 
 from sayso.dashboard.auth import ROUTES as AUTH_ROUTES
+from sayso.dashboard.body_limit import MAX_BODY_BYTES
 from sayso.dashboard.exports import ROUTES as EXPORT_ROUTES
 from sayso.dashboard.inbox import ROUTES as INBOX_ROUTES
 from sayso.dashboard.overview import ROUTES as OVERVIEW_ROUTES
@@ -118,6 +119,8 @@ def create_dashboard(runtime: Runtime) -> Litestar:
         ],
         state=State({"runtime": runtime}),
         exception_handlers={Exception: error_page},
+        # BodyLimit (sayso.app) refuses bigger bodies first; this is the second line.
+        request_max_body_size=MAX_BODY_BYTES,
         response_headers=[ResponseHeader(name=k, value=v) for k, v in HEADERS.items()],
         on_startup=[runtime.start],
         on_shutdown=[runtime.stop],

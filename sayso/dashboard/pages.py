@@ -53,4 +53,5 @@ def time_tag(value: datetime, *, seconds: bool = False) -> dict[str, str]:
 
 def render(template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
     html = _templates.get_template(template).render(**context)
-    return Response(html, status_code=status_code, media_type="text/html; charset=utf-8")
+    # Litestar appends "; charset=utf-8" to every text/* type itself.
+    return Response(html, status_code=status_code, media_type="text/html")

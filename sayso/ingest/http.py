@@ -4,10 +4,15 @@ The ingest routes are the hot path (every widget submission), so they skip the
 web framework: a request is the raw ASGI scope plus a size-capped body reader,
 a response is a status, a JSON body and headers. Every response carries the
 public API's CORS header, a request id and ``no-store``.
+
+A body must also arrive in time (``BodyDeadlines``: a longest silence and a
+whole-body deadline, else 408), and a header whose value decides something
+(``Origin``, ``Content-Length``, ``Idempotency-Key``…) may appear only once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -65,6 +70,112 @@ class ClientDisconnected(Exception):
     """The client went away before its request body arrived."""
 
 
+class BodyTimedOut(Exception):
+    """A request body stalled past ``BodyDeadlines.idle`` or took longer than ``total``."""
+
+
+class BodyDeadlines:
+    """How long a request body may take, in seconds, enforced for one app's requests.
+
+    ``idle`` bounds the silence between two pieces of a body, ``total`` the
+    whole body from its first read: without them a client that stops sending
+    (or sends a byte a minute) holds its connection and its handler forever.
+
+    One check every ``TICK`` seconds, while reads are waiting, cancels those
+    past their deadline; arming and cancelling a timer for every read would
+    cost more than the rest of reading a small body. A deadline therefore
+    fires up to ``TICK`` late.
+    """
+
+    TICK = 0.25
+
+    __slots__ = ("_expired", "_loop", "_timer", "_waiting", "idle", "total")
+
+    def __init__(self, idle: float, total: float) -> None:
+        self.idle = idle
+        self.total = total
+        self._waiting: dict[asyncio.Task[Any], float] = {}  # read → its deadline
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def clock(self, receive: Receive) -> BodyClock:
+        """A reader for one body, whose ``total`` starts now."""
+        return BodyClock(self, receive, asyncio.get_running_loop().time() + self.total)
+
+    async def receive(self, receive: Receive, end: float) -> Message:
+        """``receive()``, or ``BodyTimedOut`` once ``idle`` or ``end`` has passed."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting[task] = min(loop.time() + self.idle, end)
+        if self._timer is None or self._loop is not loop:
+            self._loop = loop
+            self._timer = loop.call_later(self.TICK, self._check)
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise
+            self._expired.discard(task)
+            if task.uncancel() > 0:  # cancelled for another reason as well
+                raise
+            raise BodyTimedOut from None
+        finally:
+            del self._waiting[task]
+
+    def _check(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        for task, deadline in self._waiting.items():
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        self._timer = self._loop.call_later(self.TICK, self._check) if self._waiting else None
+
+
+class BodyClock:
+    """Receives one request's body messages within its ``BodyDeadlines``."""
+
+    __slots__ = ("_deadlines", "_end", "_receive")
+
+    def __init__(self, deadlines: BodyDeadlines, receive: Receive, end: float) -> None:
+        self._deadlines = deadlines
+        self._receive = receive
+        self._end = end
+
+    async def receive(self) -> Message:
+        return await self._deadlines.receive(self._receive, self._end)
+
+
+# Headers whose value decides something on the public API. Two copies would let
+# one reader (a proxy, a log, the allowlist) act on one value and another on the
+# other, so a request carrying two of any is refused instead of resolved.
+# Origin and Referer choose the origin the allowlist checks (Referer when there
+# is no Origin): 403. The others frame or parse the body, deduplicate a
+# submission, or carry the replay protocol's client id and numbers: 400.
+_ORIGIN_HEADERS = frozenset({b"origin", b"referer"})
+_SINGLE_HEADERS = frozenset(
+    {b"content-length", b"content-type", b"content-encoding", b"idempotency-key"}
+)
+_SINGLE_PREFIX = b"x-usero-"
+
+
+def _refuse_repeats(raw: list[tuple[bytes, bytes]]) -> None:
+    """Raise if a header that decides something appears more than once."""
+    seen: set[bytes] = set()
+    repeated: set[bytes] = set()
+    for name, _ in raw:
+        if name in seen:
+            repeated.add(name)
+        seen.add(name)
+    for name in sorted(repeated & _ORIGIN_HEADERS):
+        raise HTTPError(403, f"Only one {name.decode().title()} header is allowed")
+    for name in sorted(repeated):
+        if name in _SINGLE_HEADERS or name.startswith(_SINGLE_PREFIX):
+            raise HTTPError(400, f"Only one {name.decode('latin-1').title()} header is allowed")
+
+
 @dataclass(slots=True)
 class Response:
     status: int
@@ -75,11 +186,12 @@ class Response:
 
 
 class Request:
-    __slots__ = ("_headers", "receive", "request_id", "scope")
+    __slots__ = ("_headers", "body_deadlines", "receive", "request_id", "scope")
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive, body_deadlines: BodyDeadlines) -> None:
         self.scope = scope
         self.receive = receive
+        self.body_deadlines = body_deadlines
         self.request_id = f"{_PROCESS_TAG}-{next(_counter)}"
         self._headers: dict[bytes, bytes] | None = None
 
@@ -90,11 +202,18 @@ class Request:
     def header(self, name: bytes) -> str | None:
         """The value of header ``name`` (lowercase bytes), decoded as Latin-1.
 
-        A repeated header yields its last value.
+        A repeated header yields its last value — but a request that repeats a
+        header which decides something is refused (403 for ``Origin`` and
+        ``Referer``, else 400) at its first lookup of any header.
         """
         if self._headers is None:
-            # One C-level pass over the header list beats a Python scan per lookup.
-            self._headers = dict(self.scope["headers"])
+            # One C-level pass over the header list beats a Python scan per
+            # lookup; only a request that repeats some header pays for a scan.
+            raw = self.scope["headers"]
+            headers = dict(raw)
+            if len(headers) != len(raw):
+                _refuse_repeats(raw)
+            self._headers = headers
         value = self._headers.get(name)
         return None if value is None else value.decode("latin-1")
 
@@ -102,7 +221,8 @@ class Request:
         """The body chunk by chunk, refusing with 413 as soon as it is known to exceed ``limit``.
 
         A declared ``Content-Length`` over the limit is refused before a single
-        body byte is read; a chunked body is counted as it streams in.
+        body byte is read; a chunked body is counted as it streams in. A body
+        that stalls or drags on past ``body_deadlines`` is refused with 408.
         """
         declared = self.header(b"content-length")
         if declared is not None:
@@ -111,8 +231,12 @@ class Request:
             if int(declared) > limit:
                 raise too_large(limit)
         size = 0
+        clock = self.body_deadlines.clock(self.receive)
         while True:
-            message = await self.receive()
+            try:
+                message = await clock.receive()
+            except BodyTimedOut:
+                raise too_slow() from None
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected
             chunk = message.get("body", b"")
@@ -135,6 +259,13 @@ def too_large(limit: int) -> HTTPError:
         413,
         f"Request body too large (max {limit:,} bytes)",
         headers=[(b"connection", b"close")],
+    )
+
+
+def too_slow() -> HTTPError:
+    # The rest of the body may still come, slowly: close rather than wait for it.
+    return HTTPError(
+        408, "Request body took too long to arrive", headers=[(b"connection", b"close")]
     )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sayso.ingest.feedback import post_feedback
 from sayso.ingest.http import (
+    BodyDeadlines,
     ClientDisconnected,
     HTTPError,
     Receive,
@@ -128,9 +129,13 @@ def _failure(request: Request, exc: Exception) -> Response:
 class IngestApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        settings = runtime.settings
+        self.body_deadlines = BodyDeadlines(
+            settings.body_idle_seconds, settings.body_timeout_seconds
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        request = Request(scope, receive, self.body_deadlines)
         try:
             response = await self._dispatch(request)
         except HTTPError as exc:
