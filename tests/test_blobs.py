@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import secrets
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,71 @@ def test_the_default_store_is_a_folder_in_the_data_dir(tmp_path: Path) -> None:
 def test_a_bucketless_s3_url_is_refused() -> None:
     with pytest.raises(SettingsError, match="bucket"):
         Settings(storage_url="s3://")
+
+
+def test_listing_finds_every_key_under_a_prefix_with_when_it_was_written(blobs: BlobStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=2)  # S3 keeps whole seconds
+    for key in ("replays/a/1", "replays/a/b/2", "replaysX/3", "screenshots/a/4.png"):
+        blobs.put(key, b"x", "application/octet-stream")
+    after = datetime.now(UTC) + timedelta(seconds=2)
+
+    listed = {blob.key: blob.modified for blob in blobs.listing("replays")}
+
+    assert set(listed) == {"replays/a/1", "replays/a/b/2"}
+    assert all(before <= modified <= after for modified in listed.values()), listed
+    assert [blob.key for blob in blobs.listing("screenshots/a")] == ["screenshots/a/4.png"]
+    assert list(blobs.listing("nothing")) == []
+
+
+def test_local_listing_skips_writes_in_progress(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    store.put("f/done", b"x", "application/octet-stream")
+    (tmp_path / "f" / ".half.0123.tmp").write_bytes(b"partial")
+
+    assert [blob.key for blob in store.listing("f")] == ["f/done"]
+
+
+def test_deleting_a_folders_last_blob_removes_its_empty_folders(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    store.put("replays/client/one/0", b"x", "application/gzip")
+    store.put("replays/client/one/1", b"x", "application/gzip")
+    store.put("replays/client/two/0", b"x", "application/gzip")
+
+    store.delete("replays/client/one/0")
+    assert (tmp_path / "blobs/replays/client/one").is_dir()
+    store.delete("replays/client/one/1")
+    assert not (tmp_path / "blobs/replays/client/one").exists()
+    assert (tmp_path / "blobs/replays/client/two").is_dir()
+    store.delete("replays/client/two/0")
+    assert not (tmp_path / "blobs/replays").exists()
+    assert (tmp_path / "blobs").is_dir(), "the root itself stays"
+
+
+def test_writes_racing_the_removal_of_their_empty_folder_still_succeed(tmp_path: Path) -> None:
+    # One writer keeps emptying the folder (so delete removes it) while the
+    # other writes into it: a write must make the folder again, never fail.
+    store = LocalBlobStore(tmp_path)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def churn() -> None:
+        while not done.is_set():
+            try:
+                store.put("f/x/churn", b"x", "application/octet-stream")
+            except OSError as exc:
+                failures.append(exc)
+            store.delete("f/x/churn")
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        for i in range(500):
+            try:
+                store.put(f"f/x/{i}", b"y", "application/octet-stream")
+            except OSError as exc:
+                failures.append(exc)
+            store.delete(f"f/x/{i}")
+    finally:
+        done.set()
+        churner.join()
+    assert failures == []

@@ -11,7 +11,9 @@ calls block, which suits this interface; it is only imported when S3 is used.
 
 Both backends share the guarantees callers rely on: a key can't escape the
 storage root (keys are checked against a strict pattern), and a write is atomic
-— a reader sees the whole object or nothing, never a partial file.
+— a reader sees the whole object or nothing, never a partial file. Both list
+what is under a prefix a page at a time, with each object's last write, so
+the clean-up can find blobs no row points at (``store/orphans.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -42,6 +47,14 @@ def check_key(key: str) -> str:
     return key
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """One object found by ``BlobStore.listing``."""
+
+    key: str
+    modified: datetime  # its last write, UTC
+
+
 class BlobStore(Protocol):
     def put(self, key: str, data: bytes | IO[bytes], content_type: str) -> None:
         """Store ``data`` under ``key`` atomically, replacing what was there."""
@@ -52,12 +65,22 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the object; a missing one is not an error."""
 
+    def listing(self, prefix: str) -> Iterator[StoredBlob]:
+        """Every object under ``prefix/``, in no particular order, read a page
+        at a time (memory stays flat however many there are). Objects written
+        while it runs may or may not appear."""
+
     def describe(self) -> str:
         """Where the blobs live, for logs."""
 
 
 class LocalBlobStore:
-    """Files under a root folder. Writes go to a temporary file, fsync, rename."""
+    """Files under a root folder. Writes go to a temporary file, fsync, rename.
+
+    Deleting a folder's last file removes the folder too (and its parents,
+    up to the root, while they are empty), so a deleted replay session leaves
+    no empty folder behind; a write that loses that race makes the folder again.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -70,10 +93,9 @@ class LocalBlobStore:
 
     def put(self, key: str, data: bytes | IO[bytes], content_type: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         try:
-            with open(temporary, "wb") as out:
+            with self._create(temporary) as out:
                 if isinstance(data, bytes):
                     out.write(data)
                 else:
@@ -90,6 +112,18 @@ class LocalBlobStore:
         finally:
             os.close(directory)
 
+    @staticmethod
+    def _create(temporary: Path) -> IO[bytes]:
+        # A delete may remove the (empty) folder between mkdir and open; the
+        # open then fails and the folder is simply made again.
+        for _ in range(3):
+            temporary.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return open(temporary, "xb")
+            except FileNotFoundError:
+                continue
+        return open(temporary, "xb")
+
     def get(self, key: str) -> bytes | None:
         try:
             return self._path(key).read_bytes()
@@ -97,7 +131,39 @@ class LocalBlobStore:
             return None
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        folder = path.parent
+        while folder != self.root:
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:  # not empty (or gone already): its parents aren't either
+                return
+            folder = folder.parent
+
+    def listing(self, prefix: str) -> Iterator[StoredBlob]:
+        return self._walk(self._path(prefix), prefix)
+
+    def _walk(self, folder: Path, key_prefix: str) -> Iterator[StoredBlob]:
+        # os.scandir streams a folder's entries, so a session folder with many
+        # chunks is never read into memory at once; the depth is a few levels.
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):  # none yet, or removed meanwhile
+            return
+        with entries:
+            for entry in entries:
+                if entry.name.startswith("."):  # a write in progress, not a blob
+                    continue
+                key = f"{key_prefix}/{entry.name}"
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        yield from self._walk(Path(entry.path), key)
+                    elif entry.is_file(follow_symlinks=False) and _KEY.match(key):
+                        modified = entry.stat(follow_symlinks=False).st_mtime
+                        yield StoredBlob(key, datetime.fromtimestamp(modified, UTC))
+                except FileNotFoundError:
+                    continue
 
     def describe(self) -> str:
         return str(self.root)
@@ -154,6 +220,17 @@ class S3BlobStore:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def listing(self, prefix: str) -> Iterator[StoredBlob]:
+        start = len(self.prefix) + 1 if self.prefix else 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix) + "/"
+        )
+        for page in pages:  # up to 1,000 keys each
+            for item in page.get("Contents", ()):
+                key = item["Key"][start:]
+                if _KEY.match(key):  # anything else isn't one of ours
+                    yield StoredBlob(key, item["LastModified"].astimezone(UTC))
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
