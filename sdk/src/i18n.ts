@@ -30,6 +30,8 @@ export const enum S {
   errEmail,
   errImage,
   errCapture,
+  /** the note under "Capture this page" */
+  hidden,
   /** the number of strings */
   count,
 }
@@ -65,6 +67,7 @@ export const TABLES: Record<string, Strings> = {
     'Please enter a valid email address.',
     'Please choose an image under 10 MB.',
     "Couldn't capture the page.",
+    'Form fields are hidden in page captures.',
   ],
   de: [
     'Feedback geben',
@@ -93,6 +96,7 @@ export const TABLES: Record<string, Strings> = {
     'Bitte eine gültige E-Mail-Adresse eingeben.',
     'Bitte ein Bild unter 10 MB wählen.',
     'Die Seite konnte nicht aufgenommen werden.',
+    'Formularfelder sind in Seitenaufnahmen verborgen.',
   ],
   fr: [
     'Donner votre avis',
@@ -121,6 +125,7 @@ export const TABLES: Record<string, Strings> = {
     'Veuillez saisir une adresse e-mail valide.',
     'Veuillez choisir une image de moins de 10 Mo.',
     'Impossible de capturer la page.',
+    'Les champs de formulaire sont masqués dans les captures.',
   ],
 };
 

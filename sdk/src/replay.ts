@@ -9,10 +9,6 @@ import { type Recorder, type ReplaySend, createRecorder } from './replay/recorde
 import { baseFromScript } from './script';
 import type { ReplayHandle, ReplayOptions } from './types';
 
-/** Always blocked: the widget's own UI, and the conventional classes / attributes. */
-export const BLOCK = 'sayso-feedback,.sayso-block,[data-sayso-block],[data-usero-block]';
-export const MASK = '.sayso-mask,[data-sayso-mask],[data-usero-mask]';
-
 const store = (k: 'sessionStorage' | 'localStorage'): StorageLike | null => {
   try {
     return window[k];
@@ -20,18 +16,6 @@ const store = (k: 'sessionStorage' | 'localStorage'): StorageLike | null => {
     return null;
   }
 };
-
-/** Our selectors plus the page's, when the page's one is valid CSS (an invalid one would break rrweb). */
-function selector(ours: string, extra: string | undefined): string {
-  if (!extra) return ours;
-  try {
-    document.createDocumentFragment().querySelector(extra);
-    return `${ours},${extra}`;
-  } catch {
-    console.warn('Sayso: ignoring an invalid replay selector', extra);
-    return ours;
-  }
-}
 
 const send: ReplaySend = async (method, url, body, headers, keepalive) => {
   const ac = new AbortController();
@@ -104,13 +88,11 @@ async function begin(o: ReplayOptions): Promise<ReplayHandle | null> {
     },
   );
   if (!rec) return null;
-  const { record } = await import('./rrweb-record');
+  const { record, recordOptions } = await import('./rrweb-record');
   const stopRecord = record({
     emit: (e) => rec.add(e),
-    maskAllInputs: o.replayMaskAllInputs !== false,
-    maskInputOptions: { password: true },
-    blockSelector: selector(BLOCK, o.replayBlockSelector),
-    maskTextSelector: selector(MASK, o.replayMaskSelector),
+    // what is blocked, masked and kept: the same rules as "Capture this page"
+    ...recordOptions(o),
     checkoutEveryNms: 60000,
     recordCanvas: false,
     collectFonts: false,

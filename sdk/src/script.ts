@@ -38,5 +38,8 @@ export function optionsFromScript(s: Pick<HTMLScriptElement, 'dataset' | 'nonce'
     // data-replay, or data-replay="0.25" to record a quarter of sessions
     replay: d.replay != null && d.replay !== 'false',
     replaySampleRate: parseFloat(d.replay as string),
+    // what recordings and page captures leave out, besides the defaults (privacy.ts)
+    privacyBlockSelector: d.privacyBlockSelector,
+    privacyMaskSelector: d.privacyMaskSelector,
   };
 }

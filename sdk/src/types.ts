@@ -65,7 +65,7 @@ export interface UploadTarget {
   baseUrl?: string;
 }
 
-export interface Options {
+export interface Options extends PrivacyOptions {
   clientId: string;
   baseUrl?: string;
   position?: 'right' | 'left';
@@ -88,26 +88,37 @@ export interface Options {
   nonce?: string;
   contextMetadata?: boolean;
   maxCommentLength?: number;
-  /** Record a session replay (lazy-loads replay.js); see ReplayOptions for the replay* options. */
+  /** Record a session replay (lazy-loads replay.js); see ReplayOptions. */
   replay?: boolean;
   replaySampleRate?: number;
+}
+
+/**
+ * What session recordings and page captures leave out (one rule set, sdk/src/privacy.ts):
+ * options of init() and startReplay(); the selectors also as data-privacy-block-selector
+ * and data-privacy-mask-selector on the script tag.
+ */
+export interface PrivacyOptions {
+  /** Extra CSS selector of elements left out entirely, a plain box instead (added to sayso-feedback, .sayso-block, .usero-block, [data-sayso-block], [data-usero-block], .rr-block). */
+  privacyBlockSelector?: string;
+  /** Extra CSS selector of elements whose text is masked (added to .sayso-mask, .usero-mask, [data-sayso-mask], [data-usero-mask], .rr-mask). */
+  privacyMaskSelector?: string;
+  /** Hide the values of all inputs, textareas and selects (default true; passwords, card fields and one-time codes always are). */
+  privacyMaskAllInputs?: boolean;
+  /** @deprecated the old name of privacyBlockSelector (still accepted) */
   replayBlockSelector?: string;
+  /** @deprecated the old name of privacyMaskSelector (still accepted) */
   replayMaskSelector?: string;
+  /** @deprecated the old name of privacyMaskAllInputs (still accepted) */
   replayMaskAllInputs?: boolean;
 }
 
-/** Options of startReplay() (and the replay* options of init()). */
-export interface ReplayOptions {
+/** Options of startReplay() (and the replay options of init()). */
+export interface ReplayOptions extends PrivacyOptions {
   clientId: string;
   baseUrl?: string;
   /** Share of sessions recorded, 0..1 (default 1); decided once per tab session and remembered. */
   replaySampleRate?: number;
-  /** Extra CSS selector of subtrees never recorded (added to .sayso-block, [data-sayso-block], [data-usero-block], .rr-block). */
-  replayBlockSelector?: string;
-  /** Extra CSS selector of elements whose text is masked (added to .sayso-mask, [data-sayso-mask], [data-usero-mask], .rr-mask). */
-  replayMaskSelector?: string;
-  /** Mask the values of all inputs, textareas and selects (default true; passwords are always masked). */
-  replayMaskAllInputs?: boolean;
   /** The signed-in person: sent to POST /api/identify when recording starts, so the session shows who it was. */
   user?: User;
 }

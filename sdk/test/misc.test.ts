@@ -54,8 +54,15 @@ describe('data attributes', () => {
         nonce: 'n0nce',
         replay: false,
         replaySampleRate: NaN,
+        privacyBlockSelector: undefined,
+        privacyMaskSelector: undefined,
       },
     );
+  });
+  it('data-privacy-block-selector and data-privacy-mask-selector add to what recordings and captures leave out', () => {
+    const o = optionsFromScript({ nonce: '', dataset: { clientId: 'c', privacyBlockSelector: '#billing', privacyMaskSelector: '.iban' } });
+    assert.equal(o.privacyBlockSelector, '#billing');
+    assert.equal(o.privacyMaskSelector, '.iban');
   });
   it('data-replay turns session replay on; its value, if any, is the sample rate', () => {
     const on = (replay?: string) => {

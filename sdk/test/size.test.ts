@@ -41,6 +41,9 @@ describe('size budget', () => {
     const capture = read('capture.js').toString();
     assert.match(capture, /export\s*\{/);
     assert.ok(!widget.includes('modern-screenshot') && !/domToBlob|foreignObject/.test(widget), 'capture code stays out of widget.js');
+    // the privacy rules ride with the two ways of capturing a page, in the lazy files only
+    for (const name of ['capture.js', 'rrweb-record.js']) assert.match(read(name).toString(), /\[data-usero-block\]/, name);
+    for (const name of ['widget.js', 'sayso.mjs', 'replay.js']) assert.ok(!read(name).toString().includes('data-usero-block'), name);
   });
 
   it('no eval, new Function or innerHTML in the widget bundles', () => {

@@ -14,7 +14,7 @@ interface Shot {
 }
 
 interface CaptureModule {
-  capture(o: { exclude?: Element }): Promise<Blob>;
+  capture(o: Options & { exclude?: Element }): Promise<Blob>;
 }
 
 const EMOJI = ['😞', '🙁', '🙂', '😍'];
@@ -197,14 +197,12 @@ export function createWidget(options: Options, core: Core, loadCapture: (url: st
     renderShots();
     try {
       const m = await loadCapture(`${base()}/widget/capture.js`);
-      host.hidden = true; // keep the widget out of its own screenshot
-      await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
-      addShot(await m.capture({ exclude: host }));
+      // the widget stays out of its own screenshot (its host is left out of the copy), and the privacy options apply
+      addShot(await m.capture({ ...o, exclude: host }));
     } catch (e) {
       console.error(e);
       showError(t[S.errCapture]);
     } finally {
-      host.hidden = false;
       capturing = false;
       renderShots();
       if (isOpen) (capBtn && !capBtn.disabled ? capBtn : sendBtn)?.focus();
@@ -213,7 +211,7 @@ export function createWidget(options: Options, core: Core, loadCapture: (url: st
 
   async function send(ev?: Event) {
     ev?.preventDefault();
-    if (phase || !canSend()) return;
+    if (phase || capturing || !canSend()) return; // a capture under way: wait for it
     const em = emailIn ? emailIn.value.trim() : undefined;
     if (em && !EMAIL.test(em)) {
       showError(t[S.errEmail]);
@@ -294,10 +292,11 @@ export function createWidget(options: Options, core: Core, loadCapture: (url: st
         for (const f of [...(file.files || [])]) addShot(f);
         file.value = '';
       });
-      capBtn = h('button', { class: 'o', click: () => void capture() }, t[S.capture]);
+      capBtn = h('button', { class: 'o', 'aria-describedby': 'n', click: () => void capture() }, t[S.capture]);
       attBtn = h('button', { class: 'o', click: () => file.click() }, t[S.attach]);
       list = h('ul');
-      shotsUi = h('div', null, h('div', { class: 'sb' }, capBtn, attBtn, file), list);
+      // one line next to the capture: what it leaves out
+      shotsUi = h('div', null, h('div', { class: 'sb' }, capBtn, attBtn, file), h('div', { class: 'n', id: 'n' }, t[S.hidden]), list);
     }
     sendBtn = h('button', { type: 'submit', class: 's' }, t[S.send]);
     alertEl = h('div', { role: 'alert', class: 'er', hidden: true });
