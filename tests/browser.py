@@ -98,15 +98,20 @@ h1 { position: fixed; top: 0; left: 0; right: 0; z-index: 2147483647; pointer-ev
 """
 
 
-def host_page(sayso_url: str, client_id: str, *, extra_attributes: str = "") -> str:
-    """A page with a strict CSP, hostile CSS and the one-tag install."""
-    csp = (
+def strict_csp(sayso_url: str) -> str:
+    """A host page's Content-Security-Policy: no inline script or style, Sayso allowed."""
+    return (
         "default-src 'self'; "
         f"script-src 'self' {sayso_url}; "
         f"connect-src 'self' {sayso_url}; "
         f"img-src 'self' {sayso_url} data: blob:; "
         "style-src 'self'; font-src 'self'; worker-src blob:"
     )
+
+
+def host_page(sayso_url: str, client_id: str, *, extra_attributes: str = "") -> str:
+    """A page with a strict CSP, hostile CSS and the one-tag install."""
+    csp = strict_csp(sayso_url)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
