@@ -23,6 +23,7 @@ from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
 from sayso.store.blobs import open_blob_store
 from sayso.store.database import create_db_engine
+from sayso.store.orphans import delete_orphans
 from sayso.store.replays import close_idle_sessions, delete_expired_sessions
 from sayso.store.schema import (
     feedback,
@@ -118,6 +119,12 @@ class Runtime:
                 await asyncio.to_thread(self.clean_up_replays)
             except Exception:
                 log.exception("replay clean-up failed; will retry")
+            try:
+                orphans = await asyncio.to_thread(delete_orphans, self.engine, self.blobs)
+                if orphans:
+                    log.info("clean-up: deleted %d blobs no row points at", orphans)
+            except Exception:
+                log.exception("orphaned blob clean-up failed; will retry")
 
     def clean_up_replays(self) -> None:
         """Delete sessions past their client's retention, with their blobs."""

@@ -364,7 +364,8 @@ def users_reset_password(email: str, password_stdin: bool) -> None:
 def cleanup() -> None:
     """Delete screenshots that no feedback has referenced for 24 hours, close
     session replays idle for SAYSO_REPLAY_IDLE_MINUTES and delete those past
-    their client's retention.
+    their client's retention, and delete blobs no row points at (left by a
+    crash between writing a blob and its row) once they are an hour old.
 
     `sayso serve` runs the same job every SAYSO_CLEANUP_INTERVAL_SECONDS.
     """
@@ -381,6 +382,11 @@ def cleanup() -> None:
     closed = close_idle_sessions(engine, timedelta(minutes=settings.replay_idle_minutes))
     expired = delete_expired_sessions(engine, blobs)
     click.echo(f"closed {closed} idle session replays, deleted {expired} expired", err=True)
+
+    from sayso.store.orphans import delete_orphans
+
+    orphans = delete_orphans(engine, blobs)
+    click.echo(f"deleted {orphans} blobs no row points at (older than an hour)", err=True)
 
 
 @main.group()

@@ -318,7 +318,7 @@ def test_a_missing_seq_is_a_gap_too_and_without_feedback_the_player_starts_at_ze
 def test_a_sender_claiming_a_gap_before_every_chunk_gets_at_most_fifty_marked(
     site: LiveServer, people: Callable[[str], Browser]
 ) -> None:
-    # Each marked gap costs blob reads on every view: the sender must not set the bill.
+    # Gaps are the sender's claim: however many it claims, a view returns at most MAX_GAPS.
     ana = people("ana")
     client_id = ana.create_project("Many gaps")
     session_id = start_session(site, client_id)

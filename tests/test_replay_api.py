@@ -32,13 +32,13 @@ from sayso.store.blobs import BlobStore, open_blob_store
 from sayso.store.clients import create_client, delete_client, update_client
 from sayso.store.replays import (
     FINALISE_GRACE,
-    chunk_blob_key,
     close_idle_sessions,
     delete_expired_sessions,
     get_session,
     iter_events_json,
     list_chunks,
     list_sessions,
+    session_blob_folder,
 )
 from sayso.store.schema import replay_chunks, replay_sessions
 from tests.conftest import s3_overrides
@@ -125,6 +125,11 @@ class Stack:
                     .order_by(replay_chunks.c.seq)
                 ).mappings()
             )
+
+    def session_blobs(self, client_id: str, session_id: str) -> list[str]:
+        """The keys of every chunk blob stored for the session, referenced or not."""
+        folder = session_blob_folder(client_id, session_id)
+        return sorted(blob.key for blob in self.blobs.listing(folder))
 
     def session_count(self, client_id: str) -> int:
         with self.engine.connect() as conn:
@@ -428,7 +433,9 @@ def test_gzip_and_plain_chunks_are_stored_gzip_and_come_back_in_seq_order(stack:
         assert blob is not None
         assert blob[:2] == b"\x1f\x8b"
         assert row["compressed_bytes"] == len(blob)
-        assert row["blob_key"] == chunk_blob_key(client_id, session_id, row["seq"])
+        assert row["blob_key"].startswith(f"{session_blob_folder(client_id, session_id)}/")
+        assert row["blob_key"].rpartition("/")[2].startswith(f"{row['seq']}-")
+    assert stack.session_blobs(client_id, session_id) == sorted(r["blob_key"] for r in rows)
     assert (rows[0]["event_count"], rows[0]["duration_ms"]) == (2, 3000)
     joined = b"".join(iter_events_json(stack.engine, stack.blobs, session_id))
     assert json.loads(joined) == first + second + third
@@ -449,6 +456,7 @@ def test_the_same_seq_twice_is_acknowledged_and_stored_once(stack: Stack) -> Non
     rows = stack.chunk_rows(session_id)
     assert len(rows) == 1
     assert stack.blobs.get(rows[0]["blob_key"]) == original
+    assert stack.session_blobs(client_id, session_id) == [rows[0]["blob_key"]]
 
 
 def test_concurrent_retries_of_one_chunk_store_it_once(stack: Stack) -> None:
@@ -465,7 +473,9 @@ def test_concurrent_retries_of_one_chunk_store_it_once(stack: Stack) -> None:
         statuses = list(pool.map(put, range(8)))
 
     assert statuses == [200] * 8
-    assert len(stack.chunk_rows(session_id)) == 1
+    rows = stack.chunk_rows(session_id)
+    assert len(rows) == 1
+    assert stack.session_blobs(client_id, session_id) == [rows[0]["blob_key"]]
     assert json.loads(b"".join(iter_events_json(stack.engine, stack.blobs, session_id))) == (
         events(50)
     )
@@ -507,8 +517,9 @@ def test_a_chunk_for_a_finalised_session_is_a_409_and_not_stored(stack: Stack) -
 
     assert late.status_code == 409
     assert "error" in late.json()
-    assert len(stack.chunk_rows(session_id)) == 1
-    assert stack.blobs.get(chunk_blob_key(client_id, session_id, 1)) is None
+    rows = stack.chunk_rows(session_id)
+    assert len(rows) == 1
+    assert stack.session_blobs(client_id, session_id) == [rows[0]["blob_key"]]
 
 
 def test_the_pages_last_chunk_arriving_just_after_its_finalise_beacon_is_kept(
@@ -540,7 +551,7 @@ def test_a_chunk_under_another_clients_id_is_refused_and_nothing_is_stored(stack
     assert missing.status_code == 400
     assert stack.chunk_rows(session_id) == []
     for client_id in (owner, intruder):
-        assert stack.blobs.get(chunk_blob_key(client_id, session_id, 0)) is None
+        assert stack.session_blobs(client_id, session_id) == []
 
 
 @pytest.mark.parametrize(
@@ -808,10 +819,9 @@ def test_retention_deletes_old_sessions_with_their_blobs_and_keeps_the_rest(stac
 
     assert get_session(stack.engine, old) is None
     assert stack.chunk_rows(old) == []
-    assert stack.blobs.get(chunk_blob_key(short, old, 0)) is None
-    assert stack.blobs.get(chunk_blob_key(short, old, 1)) is None
+    assert stack.session_blobs(short, old) == []
     assert get_session(stack.engine, kept) is not None
-    assert stack.blobs.get(chunk_blob_key(default, kept, 1)) is not None
+    assert len(stack.session_blobs(default, kept)) == 2
 
 
 def test_deleting_a_client_deletes_its_replay_blobs(stack: Stack) -> None:
@@ -822,7 +832,7 @@ def test_deleting_a_client_deletes_its_replay_blobs(stack: Stack) -> None:
     assert delete_client(stack.engine, stack.blobs, client_id)
 
     assert get_session(stack.engine, session_id) is None
-    assert stack.blobs.get(chunk_blob_key(client_id, session_id, 0)) is None
+    assert stack.session_blobs(client_id, session_id) == []
 
 
 def test_a_clients_sessions_are_listed_newest_first_with_their_totals(stack: Stack) -> None:

@@ -154,7 +154,7 @@ async def player_page(
         return not_found()
     linked, gaps = await asyncio.gather(
         asyncio.to_thread(replay_views.feedback_for_session, engine, client_id, session_id),
-        asyncio.to_thread(replay_views.gaps, engine, runtime.blobs, session_id),
+        asyncio.to_thread(replay_views.gaps, engine, session_id),
     )
     chosen = request.query_params.get("feedback")
     start_ms = 0

@@ -4,10 +4,14 @@
   resume) a session → ``{"accepted": true, "sessionReplayId": ...}``; bots get
   ``{"accepted": false, "dropReason": "bot"}`` and nothing is stored.
 - ``PUT /api/replay-sessions/{id}/chunks/{seq}``: one chunk of rrweb events, a
-  JSON array, gzip-compressed or plain. Stored gzip in the blob store, then
-  its row through the group-commit writer; acknowledged only after the commit.
-  The same seq again is a no-op 200, order doesn't matter, a closed session is
-  409 (the SDK then stops).
+  JSON array, gzip-compressed or plain. Stored gzip in the blob store, under
+  a key of this attempt's own, then its row through the group-commit writer;
+  acknowledged only after the commit. The same seq again is a no-op 200 (two
+  attempts racing with different bodies: the committed row names the blob
+  that was stored with it, and the loser deletes its own), order doesn't
+  matter, a closed session is 409 (the SDK then stops). The row keeps the
+  events' first and last timestamps, so the player's gap markers never read
+  a blob.
 - ``POST /api/replay-sessions/{id}/finalise``: close it; idempotent, and read
   whatever the Content-Type (``navigator.sendBeacon``). A finalise whose
   ``endedAt`` is earlier than the latest (re)start's ``startedAt`` is the
@@ -15,8 +19,8 @@
 
 Size limits come before any work: over 4 MB on the wire is refused before it
 is read, and gzip is inflated with a cap, so a bomb costs at most 16 MB of
-buffer and a few milliseconds before its 413. Decoding, validation and the blob
-write run in a thread, away from the event loop.
+buffer and a few milliseconds before its 413. Decoding, validation, the
+timestamps and the blob write run in a thread, away from the event loop.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ import codecs
 import logging
 import re
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import msgspec
 
@@ -45,6 +50,7 @@ from sayso.store.replays import (
     find_session_id,
     reopen_session,
     session_client,
+    stored_chunk_blob,
 )
 
 if TYPE_CHECKING:
@@ -257,45 +263,47 @@ async def put_chunk(runtime: Runtime, request: Request) -> Response:
         return _stored(seq, duplicate=True)
 
     body = await request.body(MAX_CHUNK_BYTES)
-    key = chunk_blob_key(client_id, session_id, seq)
+    key = chunk_blob_key(client_id, session_id, seq)  # this attempt's own
     stored = await asyncio.to_thread(_store_chunk, runtime, key, body)
     row = {
         "session_id": session_id,
         "seq": seq,
         "blob_key": key,
-        "compressed_bytes": stored,
+        "compressed_bytes": stored.size,
         "event_count": event_count,
         "duration_ms": duration_ms,
         "dropped_before": dropped or 0,
         "created_at": datetime.now(UTC),
+        "first_event_ms": stored.first_event_ms,
+        "last_event_ms": stored.last_event_ms,
     }
     try:
         await runtime.writer.insert(runtime.statements.replay_chunk, row)
     except runtime.writer.integrity_error:
-        # A retry of this seq committed first (same bytes, same key: keep
-        # them), or the session was deleted meanwhile (drop what we wrote).
-        if not await _drop_blob_unless_stored(runtime, session_id, seq, key):
+        # Another attempt at this seq committed first (with its own blob), or
+        # the session was deleted meanwhile: either way ours is no row's.
+        if await _drop_blob_unless_stored(runtime, session_id, seq, key):
             return _stored(seq, duplicate=True)
         raise HTTPError(404, "Unknown session") from None
     except BaseException:
         # Overloaded (503), shutting down, a database error, a cancel: no row
-        # points at the blob, and nothing else would ever delete it.
+        # points at the blob, and nothing else would delete it until the
+        # clean-up's orphan sweep.
         await _drop_blob_unless_stored(runtime, session_id, seq, key)
         raise
     return _stored(seq, duplicate=False)
 
 
 async def _drop_blob_unless_stored(runtime: Runtime, session_id: str, seq: int, key: str) -> bool:
-    """Delete a chunk's blob unless a row (a concurrent retry's) uses it; True if deleted.
+    """Delete this attempt's blob unless the stored row names it; True if the seq is stored.
 
-    Every retry of a seq writes the same key, so the blob is only ours to
-    delete when no row for that seq exists.
+    The row may have committed even though the insert raised (a cancel after
+    the writer took it): then the blob is kept, since the row points at it.
     """
-    again = await asyncio.to_thread(chunk_target, runtime.engine, session_id, seq)
-    if again is not None and again.has_chunk:
-        return False
-    await asyncio.to_thread(runtime.blobs.delete, key)
-    return True
+    stored = await asyncio.to_thread(stored_chunk_blob, runtime.engine, session_id, seq)
+    if stored != key:
+        await asyncio.to_thread(runtime.blobs.delete, key)
+    return stored is not None
 
 
 def _stored(seq: int, *, duplicate: bool) -> Response:
@@ -316,24 +324,98 @@ async def _target(
     return target
 
 
-def _store_chunk(runtime: Runtime, key: str, body: bytes) -> int:
-    """Check the chunk, write it to the blob store gzip-compressed; its stored size."""
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    size: int  # bytes of gzip in the blob store
+    first_event_ms: int | None  # see event_times
+    last_event_ms: int | None
+
+
+def _store_chunk(runtime: Runtime, key: str, body: bytes) -> StoredChunk:
+    """Check the chunk, write it to the blob store gzip-compressed; what its row needs."""
     stored = body if body[:2] == b"\x1f\x8b" else None
     events = inflate_capped(body) if stored is not None else body
-    try:
-        value = msgspec.json.decode(events, type=msgspec.Raw)
-        # Raw skips checking the UTF-8 inside strings; the player parses every
-        # chunk, so a chunk must be text it can read.
-        codecs.decode(events, "utf-8")
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-        raise _not_an_array() from None
-    if bytes(memoryview(value)[:1]) != b"[":  # no copy of a 16 MiB chunk for one byte
-        raise _not_an_array()
+    times = event_times(events)
     if stored is None:
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
         stored = compressor.compress(body) + compressor.flush()
     runtime.blobs.put(key, stored, "application/gzip")
-    return len(stored)
+    first, last = times or (None, None)
+    return StoredChunk(len(stored), first, last)
+
+
+# Epoch ms, as rrweb stamps events (Date.now()); up to JavaScript's largest
+# exact integer, so the columns (BIGINT) always take it.
+_EpochMs = (
+    Annotated[int, msgspec.Meta(ge=0, le=2**53)] | Annotated[float, msgspec.Meta(ge=0, le=2**53)]
+)
+
+
+class _Event(msgspec.Struct, gc=False):
+    """What the gap markers need of an rrweb event; msgspec skips the rest in C."""
+
+    type: int
+    timestamp: _EpochMs
+
+
+_EVENTS = msgspec.json.Decoder(list[_Event])
+_ANY_JSON = msgspec.json.Decoder(msgspec.Raw)
+# Stamping builds a small object per event, so a chunk with more objects than
+# this (a hundred times what the SDK's chunks hold) is only validated: 16 MiB
+# of "{}," would otherwise mean 5.6 million of them.
+MAX_STAMPED_OBJECTS = 100_000
+UTF8_STEP = 1024 * 1024
+
+
+def event_times(events: bytes | bytearray) -> tuple[int, int] | None:
+    """Check that a chunk is a JSON array in UTF-8 (400 if not); the earliest and
+    latest timestamps of its events, or None when its items aren't all events.
+
+    Its cost is bounded whatever the sender makes of its 16 MiB: msgspec
+    builds a two-field struct per event and skips everything else in C, and
+    a chunk of over ``MAX_STAMPED_OBJECTS`` objects isn't stamped at all. A
+    chunk without times is still stored; gaps next to it are not marked.
+    """
+    parsed = _events(events)
+    if parsed is None:
+        try:
+            value = _ANY_JSON.decode(events)
+        except (msgspec.DecodeError, RecursionError):
+            raise _not_an_array() from None
+        if bytes(memoryview(value)[:1]) != b"[":  # no copy of a 16 MiB chunk for one byte
+            raise _not_an_array()
+    _check_utf8(events)
+    if not parsed:
+        return None
+    return int(min(e.timestamp for e in parsed)), int(max(e.timestamp for e in parsed))
+
+
+def _events(events: bytes | bytearray) -> list[_Event] | None:
+    """The chunk's events; None if its items aren't all events, or too many to stamp."""
+    if events.count(b"{") > MAX_STAMPED_OBJECTS:  # every object has one
+        return None
+    try:
+        return _EVENTS.decode(events)
+    except msgspec.ValidationError:
+        return None  # checked as any JSON array by the caller
+    except (msgspec.DecodeError, RecursionError):
+        raise _not_an_array() from None
+
+
+def _check_utf8(events: bytes | bytearray) -> None:
+    # msgspec doesn't check the UTF-8 inside strings it skips; the player
+    # parses every chunk, so a chunk must be text it can read. Checked a MiB
+    # at a time: decoding 16 MiB at once would build a string up to 64 MiB.
+    if events.isascii():
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(events)
+    try:
+        for start in range(0, len(view), UTF8_STEP):
+            decoder.decode(view[start : start + UTF8_STEP])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _not_an_array() from None
 
 
 def _not_an_array() -> HTTPError:

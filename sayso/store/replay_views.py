@@ -4,24 +4,20 @@ the recording has gaps.
 
 Kept apart from ``replays.py`` (the ingest path's module) so the two can
 change independently; everything here is read-only and synchronous, meant
-for a thread.
+for a thread. Recordings are written by anyone who has a client id, so every
+read here is bounded by what it returns (a page, at most ``MAX_GAPS`` gaps,
+500 linked feedback items), and none reads a blob.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
 
-from sayso.store.blobs import BlobStore
 from sayso.store.clients import as_utc
-from sayso.store.replays import inflate, list_chunks
 from sayso.store.schema import feedback, replay_chunks, replay_sessions
-
-log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 
@@ -228,48 +224,42 @@ class Gap:
     before: int | None
 
 
-def _timestamps(blobs: BlobStore, blob_key: str) -> tuple[int, int] | None:
-    """The first and last event timestamps of a stored chunk."""
-    data = blobs.get(blob_key)
-    if data is None:
-        return None
-    try:
-        events = json.loads(inflate(data))
-        stamps = [e["timestamp"] for e in events if isinstance(e, dict)]
-        stamps = [t for t in stamps if isinstance(t, int | float)]
-    except (ValueError, TypeError, KeyError, RecursionError):
-        log.warning("replay chunk %s is not an event array; no gap marker", blob_key)
-        return None
-    return (int(min(stamps)), int(max(stamps))) if stamps else None
-
-
-def gaps(engine: Engine, blobs: BlobStore, session_id: str) -> list[Gap]:
+def gaps(engine: Engine, session_id: str) -> list[Gap]:
     """Where the recording is missing chunks: a reported ``dropped_before``, or a
-    seq missing from the run. Only the chunks on either side of a gap are read
-    (gaps are rare), so a long session without any costs one query.
+    seq missing from the run, marked between the timestamps ingest kept for
+    the chunks either side (``first_event_ms``, ``last_event_ms``).
 
-    At most ``MAX_GAPS`` are marked: gaps are the sender's claim (a header, or
-    seqs it skipped), and each one costs two blob reads per view of the page.
+    One query, which returns only the gaps: at most ``MAX_GAPS`` rows however
+    many chunks the session has, since gaps are the sender's claim (a header,
+    or seqs it skipped). No blob is read. A gap whose bounding timestamps are
+    unknown (chunks stored before migration 0009, or whose items aren't
+    events) is not marked.
     """
-    chunks = list_chunks(engine, session_id)
-    found: list[Gap] = []
-    previous = None
-    expected = 0
-    for chunk in chunks:
-        missing = chunk.seq - expected
-        dropped = max(chunk.dropped_before, missing)
-        if dropped > 0:
-            if len(found) == MAX_GAPS:
-                break
-            prev_stamps = _timestamps(blobs, previous.blob_key) if previous else None
-            own = _timestamps(blobs, chunk.blob_key)
-            found.append(
-                Gap(
-                    dropped=dropped,
-                    after=prev_stamps[1] if prev_stamps else None,
-                    before=own[0] if own else None,
-                )
-            )
-        previous = chunk
-        expected = chunk.seq + 1
-    return found
+    ordered = (
+        select(
+            _c.seq,
+            _c.dropped_before,
+            _c.first_event_ms,
+            func.lag(_c.seq).over(order_by=_c.seq).label("previous_seq"),
+            func.lag(_c.last_event_ms).over(order_by=_c.seq).label("previous_last"),
+        )
+        .where(_c.session_id == session_id)
+        .subquery()
+    )
+    o = ordered.c
+    missing = o.seq - func.coalesce(o.previous_seq, -1) - 1
+    query = (
+        select(o.dropped_before, missing, o.previous_last, o.first_event_ms)
+        .where(
+            or_(o.dropped_before > 0, missing > 0),
+            o.first_event_ms.is_not(None),
+            or_(o.previous_seq.is_(None), o.previous_last.is_not(None)),
+        )
+        .order_by(o.seq)
+        .limit(MAX_GAPS)
+    )
+    with engine.connect() as conn:
+        return [
+            Gap(dropped=max(int(reported), int(skipped)), after=after, before=before)
+            for reported, skipped, after, before in conn.execute(query)
+        ]

@@ -8,14 +8,18 @@ The dashboard's player reads with ``get_session``, ``list_chunks`` and
 A chunk's events are stored gzip-compressed in the blob store, exactly one
 JSON array per blob (checked at ingest), so the events of a whole session are
 produced by stripping each array's brackets and joining the insides with
-commas — one chunk in memory at a time, never the whole session.
+commas: the chunk rows are read a page at a time and each blob is inflated a
+piece at a time, so memory stays flat however long the session or large the
+chunk. Each upload attempt writes its own blob (``chunk_blob_key``); the row
+that commits names the one that counts, and the others are deleted.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -45,10 +49,21 @@ CLOSED_FINALISED = "finalised"
 FINALISE_GRACE = timedelta(seconds=30)
 CLOSED_IDLE = "idle"
 _JSON_SPACE = b" \t\r\n"
+CHUNK_PAGE = 100  # chunk rows read per query while streaming a session's events
+INFLATE_PIECE = 256 * 1024  # bytes of JSON inflated (and sent) at a time
+
+
+def session_blob_folder(client_id: str, session_id: str) -> str:
+    """Where a session's chunk blobs live: ``replays/<client>/<session>``."""
+    return f"{BLOB_PREFIX}/{client_id}/{session_id}"
 
 
 def chunk_blob_key(client_id: str, session_id: str, seq: int) -> str:
-    return f"{BLOB_PREFIX}/{client_id}/{session_id}/{seq}"
+    """A new blob key for one upload attempt of chunk ``seq``: the seq, then a
+    random part. Two attempts racing on one seq never write the same blob, so
+    the row that wins always names the bytes it was stored with. (Chunks
+    stored before this named their blob by the seq alone.)"""
+    return f"{session_blob_folder(client_id, session_id)}/{seq}-{secrets.token_hex(8)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +104,8 @@ class ReplayChunk:
     duration_ms: int | None
     dropped_before: int  # chunks lost just before this one: a gap to mark
     created_at: datetime
+    first_event_ms: int | None  # its events' first and last timestamps (epoch
+    last_event_ms: int | None  # ms, browser clock); None if unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +204,8 @@ def list_chunks(engine: Engine, session_id: str) -> list[ReplayChunk]:
                 duration_ms=m["duration_ms"],
                 dropped_before=m["dropped_before"],
                 created_at=as_utc(m["created_at"]),
+                first_event_ms=m["first_event_ms"],
+                last_event_ms=m["last_event_ms"],
             )
             for m in conn.execute(query).mappings()
         ]
@@ -196,35 +215,98 @@ def iter_events_json(engine: Engine, blobs: BlobStore, session_id: str) -> Itera
     """The session's events as one JSON array, in seq order, in pieces.
 
     Joining the pieces gives valid JSON (``[]`` for a session without chunks).
-    Only one chunk is held in memory at a time. A chunk whose blob has gone
-    missing is skipped (and logged) rather than failing the whole session.
+    At most ``CHUNK_PAGE`` chunk rows, one compressed blob and one
+    ``INFLATE_PIECE`` of its JSON are held at a time, whatever the session's
+    length or its chunks' size. A chunk whose blob has gone missing is
+    skipped (and logged) rather than failing the whole session.
     """
     yield b"["
     first = True
-    for chunk in list_chunks(engine, session_id):
-        data = blobs.get(chunk.blob_key)
+    for key in _chunk_blob_keys(engine, session_id):
+        data = blobs.get(key)
         if data is None:
-            log.warning("replay chunk blob %s is missing; skipped", chunk.blob_key)
+            log.warning("replay chunk blob %s is missing; skipped", key)
             continue
-        inner = array_items(inflate(data))
-        if not inner:
+        items = array_items(inflated(data))
+        head = next(items, None)
+        if head is None:  # an empty array
             continue
         if not first:
             yield b","
         first = False
-        yield inner
+        yield head
+        yield from items
     yield b"]"
 
 
-def inflate(data: bytes) -> bytes:
-    """A stored chunk's JSON (stored chunks are gzip; they were size-checked at ingest)."""
-    return zlib.decompress(data, zlib.MAX_WBITS | 16)
+def _chunk_blob_keys(engine: Engine, session_id: str) -> Iterator[str]:
+    """The session's chunk blobs in seq order, read a page of rows at a time."""
+    after = -1
+    while True:
+        query = (
+            select(_c.seq, _c.blob_key)
+            .where(_c.session_id == session_id, _c.seq > after)
+            .order_by(_c.seq)
+            .limit(CHUNK_PAGE)
+        )
+        with engine.connect() as conn:
+            page = conn.execute(query).all()
+        for _, key in page:
+            yield key
+        if len(page) < CHUNK_PAGE:
+            return
+        after = page[-1][0]
 
 
-def array_items(array: bytes) -> bytes:
-    """The inside of a JSON array's text, without its brackets: ``b"[1, 2]"`` → ``b"1, 2"``."""
-    body = array.strip(_JSON_SPACE)
-    return body[1:-1].strip(_JSON_SPACE)
+def inflated(data: bytes, piece: int = INFLATE_PIECE) -> Iterator[bytes]:
+    """A stored chunk's JSON, ``piece`` bytes at a time (stored chunks are gzip,
+    size-checked at ingest)."""
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    pending = data
+    while not inflater.eof:
+        out = inflater.decompress(pending, piece)
+        pending = inflater.unconsumed_tail
+        if out:
+            yield out
+        elif not pending:
+            break
+    if rest := inflater.flush():
+        yield rest
+
+
+def array_items(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The inside of a JSON array's text, given in pieces, without its brackets:
+    ``[b"[1, ", b"2]"]`` → ``b"1, "``, ``b"2"``. Nothing at all for an empty array.
+
+    Only the last piece with text in it, and whitespace after it, is held
+    back (to find the closing bracket): one piece, for JSON as browsers write
+    it; never more than the chunk, however it is padded.
+    """
+    stream = iter(pieces)
+    text = b""
+    for piece in stream:  # up to the opening bracket
+        text = piece.lstrip(_JSON_SPACE)
+        if text:
+            break
+    text = text[1:].lstrip(_JSON_SPACE)
+    while not text:  # up to the first item, or the closing bracket
+        more = next(stream, None)
+        if more is None:
+            return
+        text = more.lstrip(_JSON_SPACE)
+    if text.startswith(b"]"):
+        return
+    held = text
+    for piece in stream:
+        # JSON text has no other whitespace outside strings, nor control
+        # characters inside them, so isspace() is the JSON whitespace test here.
+        if piece.isspace():
+            held += piece
+        else:
+            yield held
+            held = piece
+    if tail := held.rstrip(_JSON_SPACE)[:-1].rstrip(_JSON_SPACE):
+        yield tail
 
 
 # --- the ingest path's helpers -------------------------------------------------
@@ -263,6 +345,13 @@ def reopen_session(engine: Engine, session_id: str, started_at: datetime | None 
             .where(_s.id == session_id, _s.closed_at.is_not(None))
             .values(closed_at=None, closed_reason=None, ended_at=None)
         )
+
+
+def stored_chunk_blob(engine: Engine, session_id: str, seq: int) -> str | None:
+    """The blob key of the stored chunk ``seq``, or None if that seq is not stored."""
+    query = select(_c.blob_key).where(_c.session_id == session_id, _c.seq == seq)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
 
 
 def chunk_target(
@@ -357,6 +446,7 @@ def delete_expired_sessions(
     gone. The session row is locked first, so on PostgreSQL a chunk being
     stored at that moment waits on its foreign key and then fails (its
     handler removes the blob it wrote); SQLite writers are serial anyway.
+    On local disk the session's folder goes with its last blob.
     """
     now = now or datetime.now(UTC)
     with engine.connect() as conn:

@@ -388,9 +388,13 @@ replay_sessions = Table(
     Index(None, "client_id", "user_email", "created_at"),  # the person filter
 )
 
-# One row per uploaded chunk; the events themselves are a gzip blob.
+# One row per uploaded chunk; the events themselves are a gzip blob, under a
+# key of its own per upload attempt (``replays.chunk_blob_key``).
 # ``dropped_before`` counts chunks the SDK lost just before this one, so the
-# player can mark the gap.
+# player can mark the gap between the events either side of it: each chunk's
+# first and last event timestamps (epoch ms, the browser's clock) are kept at
+# ingest (migration 0009; NULL before it, or when the chunk's elements aren't
+# events), so no view ever parses a blob.
 replay_chunks = Table(
     "replay_chunks",
     metadata,
@@ -407,6 +411,8 @@ replay_chunks = Table(
     Column("duration_ms", BigInteger, nullable=True),
     Column("dropped_before", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("first_event_ms", BigInteger, nullable=True),
+    Column("last_event_ms", BigInteger, nullable=True),
 )
 
 # Who is behind an ``anonymousId`` (POST /api/identify), as the host app last
