@@ -7,6 +7,10 @@ change made from the CLI or another node takes effect within that time.
 Unknown ids are cached too: a client id is unguessable, so an id that did not
 exist a moment ago can't have been created since by anyone who knew it.
 
+Both kinds are least-recently-used caches with caps of their own, and the cap
+on unknown ids is the smaller: anyone can send any number of made-up ids, and
+they must never push out the clients real traffic needs.
+
 ``allowed_client`` is the check every public endpoint makes with it: the
 client exists (404) and the request's origin is on its allowlist (403).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 
 from sqlalchemy import Engine
 
@@ -22,32 +27,45 @@ from sayso.ingest.http import HTTPError, Request
 from sayso.origins import Origin, origin_allowed, request_origin
 from sayso.store.clients import Client, get_client, possible_client_id
 
-MAX_ENTRIES = 10_000
+MAX_KNOWN = 10_000
+MAX_UNKNOWN = 1_000
+
+_Entry = tuple[float, Client | None]  # (expires at, the client or None for unknown)
 
 
 class ClientLookup:
     def __init__(self, engine: Engine, ttl_seconds: float) -> None:
         self._engine = engine
         self._ttl = ttl_seconds
-        self._entries: dict[str, tuple[float, Client | None]] = {}
+        self._known: OrderedDict[str, _Entry] = OrderedDict()
+        self._unknown: OrderedDict[str, _Entry] = OrderedDict()
 
     async def get(self, client_id: str) -> Client | None:
         if not possible_client_id(client_id):
             return None
         now = time.monotonic()
-        entry = self._entries.get(client_id)
-        if entry is not None and entry[0] > now:
-            return entry[1]
+        for entries in (self._known, self._unknown):
+            entry = entries.get(client_id)
+            if entry is not None and entry[0] > now:
+                entries.move_to_end(client_id)
+                return entry[1]
         client = await asyncio.to_thread(get_client, self._engine, client_id)
         if self._ttl > 0:
-            if len(self._entries) >= MAX_ENTRIES:
-                # Crude but bounded: a flood of random ids can't grow memory.
-                self._entries.clear()
-            self._entries[client_id] = (now + self._ttl, client)
+            self._remember(client_id, (now + self._ttl, client))
         return client
 
+    def _remember(self, client_id: str, entry: _Entry) -> None:
+        self.forget(client_id)
+        entries, cap = (
+            (self._known, MAX_KNOWN) if entry[1] is not None else (self._unknown, MAX_UNKNOWN)
+        )
+        entries[client_id] = entry
+        if len(entries) > cap:
+            entries.popitem(last=False)
+
     def forget(self, client_id: str) -> None:
-        self._entries.pop(client_id, None)
+        self._known.pop(client_id, None)
+        self._unknown.pop(client_id, None)
 
 
 async def allowed_client(
