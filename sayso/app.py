@@ -19,6 +19,7 @@ from sayso.dashboard.app import create_dashboard
 from sayso.dashboard.body_limit import BodyLimit
 from sayso.ingest.client_lookup import ClientLookup
 from sayso.ingest.http import BodyDeadlines, Receive, Scope, Send
+from sayso.ingest.pixel_budgets import MEGAPIXEL, ClientPixelRate, PixelsInFlight
 from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
 from sayso.store.blobs import open_blob_store
@@ -37,9 +38,6 @@ from sayso.store.writer import PreparedInsert, Writer
 
 log = logging.getLogger(__name__)
 
-# Image decoding is CPU- and memory-bound: more parallel decodes than cores
-# only adds peak memory.
-IMAGE_SLOTS = 2
 # How often each node closes replay sessions idle past SAYSO_REPLAY_IDLE_MINUTES.
 IDLE_CHECK_SECONDS = 60.0
 
@@ -71,7 +69,9 @@ class Runtime:
         )
         self.blobs = open_blob_store(settings)
         self.clients = ClientLookup(self.engine, settings.client_cache_seconds)
-        self.image_slots = asyncio.Semaphore(IMAGE_SLOTS)
+        # Screenshot decoding: pixels at once in this process, and per client per minute.
+        self.image_pixels = PixelsInFlight(settings.screenshot_decode_megapixels * MEGAPIXEL)
+        self.image_rate = ClientPixelRate(settings.screenshot_megapixels_per_minute * MEGAPIXEL)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

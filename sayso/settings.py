@@ -104,6 +104,10 @@ class Settings:
     # /healthz reports the disk full below this much free space (MiB).
     min_free_disk_mb: int = 64
     client_cache_seconds: float = 5.0
+    # Screenshot decoding (sayso/ingest/pixel_budgets.py): pixels per client
+    # per minute (0: no limit), and pixels being decoded at once, per process.
+    screenshot_megapixels_per_minute: int = 200
+    screenshot_decode_megapixels: int = 64
     log_level: str = "info"
     access_log: bool = False
     storage_url: str = ""
@@ -162,6 +166,12 @@ class Settings:
             db_wait_seconds=_float(env, "SAYSO_DB_WAIT_SECONDS", 60.0),
             min_free_disk_mb=_int(env, "SAYSO_MIN_FREE_DISK_MB", 64),
             client_cache_seconds=_float(env, "SAYSO_CLIENT_CACHE_SECONDS", 5.0),
+            screenshot_megapixels_per_minute=_int(
+                env, "SAYSO_SCREENSHOT_MEGAPIXELS_PER_MINUTE", 200
+            ),
+            screenshot_decode_megapixels=_int(
+                env, "SAYSO_SCREENSHOT_DECODE_MEGAPIXELS", 64, minimum=1
+            ),
             log_level=_choice(
                 env, "SAYSO_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),

@@ -10,8 +10,6 @@ import io
 import re
 import secrets
 import socket
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +26,7 @@ from sayso.store.clients import create_client, update_client
 from sayso.store.schema import feedback, screenshots
 from sayso.store.screenshots import delete_unattached
 from tests.conftest import s3_overrides
-from tests.images import image_bytes, png_bytes
+from tests.images import image_bytes, png_bytes, png_chunk, png_declaring
 from tests.live_server import LiveServer, migrated_server
 
 STACKS = ("sqlite-disk", "postgres-disk", "sqlite-s3", "postgres-s3")
@@ -182,21 +180,6 @@ def test_the_allowlist_applies_to_uploads(stack: Stack) -> None:
     assert accepted.status_code == 200
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height`` pixels."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 4096))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
 HOSTILE = {
     "svg": b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>1</script></svg>',
     "html": b"<!doctype html><html><body><script>alert(1)</script></body></html>",
@@ -305,7 +288,7 @@ def test_exif_is_stripped_after_its_orientation_is_applied(stack: Stack) -> None
 def test_a_polyglot_loses_its_payload_when_re_encoded(stack: Stack) -> None:
     payload = b"<?php system($_GET['c']); ?><script>alert(document.cookie)</script>"
     png = png_bytes()
-    with_text_chunk = png[:33] + _png_chunk(b"tEXt", b"Comment\x00" + payload) + png[33:]
+    with_text_chunk = png[:33] + png_chunk(b"tEXt", b"Comment\x00" + payload) + png[33:]
     for upload in (png + payload, with_text_chunk):
         shot = stack.uploaded(stack.client(), upload)
         data, _ = stored_image(stack, shot)

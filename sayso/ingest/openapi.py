@@ -522,10 +522,16 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _error("No file, no clientId, or not a PNG/JPEG/WebP/GIF image."),
+                        "400": _error(
+                            "No file, no clientId, not a PNG/JPEG/WebP/GIF image, or more "
+                            "pixels than allowed (in all, or for the file's size)."
+                        ),
                         "403": _error("The client's domain allowlist refuses this origin."),
                         "404": _error("Unknown clientId."),
                         "413": _error(f"File over {MAX_SCREENSHOT_BYTES} bytes."),
+                        "429": _error(
+                            "The client is over its pixels per minute; retry after Retry-After."
+                        ),
                         "500": _error("Unexpected failure; safe to retry."),
                         "503": _error("Overloaded; retry after the Retry-After delay."),
                     },

@@ -11,11 +11,12 @@ import asyncio
 import base64
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from sayso.ingest.client_lookup import allowed_client
 from sayso.ingest.http import HTTPError, Request, Response
-from sayso.ingest.images import CleanImage, NotAnImage, clean_image
+from sayso.ingest.images import CleanImage, NotAnImage, clean_image, read_header
+from sayso.ingest.pixel_budgets import TooManyPixels
 from sayso.ingest.upload_form import read_upload_form
 from sayso.store.ids import random_bytes
 from sayso.store.screenshots import Screenshot, screenshot_to_serve
@@ -46,9 +47,19 @@ def _new_file_name(client_id: str, extension: str) -> str:
     return f"{client_id}/{token}.{extension}"
 
 
-async def _clean(runtime: Runtime, form_file: object) -> CleanImage:
-    async with runtime.image_slots:  # decoding is CPU- and memory-heavy: a few at a time
-        return await asyncio.to_thread(clean_image, form_file)  # type: ignore[arg-type]
+async def _clean(runtime: Runtime, client_id: str, upload: IO[bytes]) -> CleanImage:
+    """The upload re-encoded; every limit that needs no pixel is applied before decoding."""
+    try:
+        header = await asyncio.to_thread(read_header, upload)
+        runtime.image_rate.spend(client_id, header.pixels)
+        async with runtime.image_pixels.hold(header.pixels):
+            return await asyncio.to_thread(clean_image, upload)
+    except NotAnImage as exc:
+        raise HTTPError(400, str(exc)) from None
+    except TooManyPixels as exc:
+        raise HTTPError(
+            429, "Too many requests", headers=[(b"retry-after", str(exc.retry_after).encode())]
+        ) from None
 
 
 async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
@@ -65,10 +76,7 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
         if not client_id:
             raise HTTPError(400, "Client ID is required")
         client, _ = await allowed_client(runtime.clients, request, client_id)
-        try:
-            image = await _clean(runtime, form.file)
-        except NotAnImage as exc:
-            raise HTTPError(400, str(exc)) from None
+        image = await _clean(runtime, client.id, form.file)
     finally:
         form.close()
 
