@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # no "..", no hidden files, no absolute paths, no backslashes.
 _KEY = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 MAX_KEY_LENGTH = 512
+CREATE_ATTEMPTS = 10  # a write racing deletes that empty its folder
 
 
 class InvalidKey(ValueError):
@@ -114,14 +115,15 @@ class LocalBlobStore:
 
     @staticmethod
     def _create(temporary: Path) -> IO[bytes]:
-        # A delete may remove the (empty) folder between mkdir and open; the
-        # open then fails and the folder is simply made again.
-        for _ in range(3):
-            temporary.parent.mkdir(parents=True, exist_ok=True)
+        # A delete may remove the (empty) folder between mkdir and open, or
+        # while mkdir checks it (FileExistsError): the folder is made again.
+        for _ in range(CREATE_ATTEMPTS - 1):
             try:
+                temporary.parent.mkdir(parents=True, exist_ok=True)
                 return open(temporary, "xb")
-            except FileNotFoundError:
+            except (FileNotFoundError, FileExistsError):
                 continue
+        temporary.parent.mkdir(parents=True, exist_ok=True)
         return open(temporary, "xb")
 
     def get(self, key: str) -> bytes | None:
