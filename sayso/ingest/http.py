@@ -36,7 +36,7 @@ _encode = msgspec.json.Encoder().encode
 BASE_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-type", b"application/json"),
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"x-request-id"),
+    (b"access-control-expose-headers", b"x-request-id, retry-after"),
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
 ]

@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sayso.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# libpq's own default is to wait forever; a URL's ?connect_timeout= still wins.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def _tune_sqlite(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -60,7 +62,16 @@ def create_db_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        # A database host that drops packets instead of refusing must still
+        # give a quick 503, not a request hanging until the OS gives up.
+        connect_args=_postgres_connect_args(settings),
     )
+
+
+def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    if "connect_timeout" in make_url(settings.sqlalchemy_url).query:
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
 
 def ping(engine: Engine) -> None:
