@@ -151,6 +151,8 @@ def sayso_server(database_url: str) -> Iterator[Server]:
         **os.environ,
         "SAYSO_DATA_DIR": str(data_dir),
         "SAYSO_LOG_LEVEL": "warning",
+        # The load comes from one client on purpose: no per-client limits here.
+        "SAYSO_SCREENSHOT_MEGAPIXELS_PER_MINUTE": "0",
         "SAYSO_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     if database_url:
