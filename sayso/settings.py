@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sayso.client_ip import TrustedProxies, parse_trusted_proxies
+
 
 class SettingsError(ValueError):
     """A ``SAYSO_*`` variable holds a value that can't be used."""
@@ -118,6 +120,9 @@ class Settings:
     s3_path_style: bool | None = None
     cleanup_interval_seconds: float = 3600.0
     replay_idle_minutes: int = 30
+    # Addresses/CIDRs whose X-Forwarded-For is believed (sayso/client_ip.py).
+    trusted_proxies: str = ""
+    audit_retention_days: int = 365
     # Slow clients (sayso/serving.py, ingest/http.py): seconds to send a
     # request's headers; a body's longest silence and whole duration; idle
     # keep-alive; open connections per worker.
@@ -128,6 +133,7 @@ class Settings:
     max_connections: int = 4096
     # Filled in by __post_init__ from the fields above.
     sqlalchemy_url: str = field(default="", init=False)
+    trusted_proxy_networks: TrustedProxies = field(default=(), init=False)
 
     def __post_init__(self) -> None:
         database_url = self.database_url or f"sqlite:///{self.data_dir / 'sayso.db'}"
@@ -137,6 +143,11 @@ class Settings:
         object.__setattr__(self, "sqlalchemy_url", sqlalchemy_url(database_url))
         if self.storage_url.startswith("s3://") and not self.storage_url[5:].strip("/"):
             raise SettingsError("SAYSO_STORAGE_URL needs a bucket: s3://bucket[/prefix]")
+        try:
+            networks = parse_trusted_proxies(self.trusted_proxies)
+        except ValueError as exc:
+            raise SettingsError(f"SAYSO_TRUSTED_PROXIES: {exc}") from None
+        object.__setattr__(self, "trusted_proxy_networks", networks)
 
     @property
     def blob_location(self) -> str:
@@ -184,6 +195,8 @@ class Settings:
             s3_path_style=_optional_bool(env, "SAYSO_S3_PATH_STYLE"),
             cleanup_interval_seconds=_float(env, "SAYSO_CLEANUP_INTERVAL_SECONDS", 3600.0),
             replay_idle_minutes=_int(env, "SAYSO_REPLAY_IDLE_MINUTES", 30, minimum=1),
+            trusted_proxies=_str(env, "SAYSO_TRUSTED_PROXIES", ""),
+            audit_retention_days=_int(env, "SAYSO_AUDIT_RETENTION_DAYS", 365),
             header_timeout_seconds=_float(env, "SAYSO_HEADER_TIMEOUT_SECONDS", 20.0, minimum=0.1),
             body_idle_seconds=_float(env, "SAYSO_BODY_IDLE_SECONDS", 60.0, minimum=0.1),
             body_timeout_seconds=_float(env, "SAYSO_BODY_TIMEOUT_SECONDS", 600.0, minimum=0.1),
