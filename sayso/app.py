@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sayso.accounts.hashing import HashPool
+from sayso.accounts.rate_limit import delete_finished_windows
 from sayso.dashboard.app import create_dashboard
 from sayso.dashboard.body_limit import BodyLimit
 from sayso.ingest.client_lookup import ClientLookup
@@ -22,6 +24,7 @@ from sayso.ingest.http import BodyDeadlines, Receive, Scope, Send
 from sayso.ingest.pixel_budgets import MEGAPIXEL, ClientPixelRate, PixelsInFlight
 from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
+from sayso.store import audit
 from sayso.store.blobs import open_blob_store
 from sayso.store.database import create_db_engine
 from sayso.store.orphans import delete_orphans
@@ -72,6 +75,8 @@ class Runtime:
         # Screenshot decoding: pixels at once in this process, and per client per minute.
         self.image_pixels = PixelsInFlight(settings.screenshot_decode_megapixels * MEGAPIXEL)
         self.image_rate = ClientPixelRate(settings.screenshot_megapixels_per_minute * MEGAPIXEL)
+        # Password hashing's own threads, so sign-ins can't fill the default pool.
+        self.hashes = HashPool()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -88,6 +93,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.writer.stop()
+        self.hashes.shutdown()
         self.engine.dispose()
 
     async def _close_idle_replays_periodically(self) -> None:
@@ -125,6 +131,17 @@ class Runtime:
                     log.info("clean-up: deleted %d blobs no row points at", orphans)
             except Exception:
                 log.exception("orphaned blob clean-up failed; will retry")
+            try:
+                await asyncio.to_thread(self.clean_up_accounts)
+            except Exception:
+                log.exception("audit and sign-in limit clean-up failed; will retry")
+
+    def clean_up_accounts(self) -> None:
+        """Delete audit entries past SAYSO_AUDIT_RETENTION_DAYS and finished sign-in limits."""
+        deleted = audit.apply_retention(self.engine, self.settings.audit_retention_days)
+        if deleted:
+            log.info("clean-up: deleted %d audit entries past their retention", deleted)
+        delete_finished_windows(self.engine)
 
     def clean_up_replays(self) -> None:
         """Delete sessions past their client's retention, with their blobs."""

@@ -364,8 +364,10 @@ def users_reset_password(email: str, password_stdin: bool) -> None:
 def cleanup() -> None:
     """Delete screenshots that no feedback has referenced for 24 hours, close
     session replays idle for SAYSO_REPLAY_IDLE_MINUTES and delete those past
-    their client's retention, and delete blobs no row points at (left by a
-    crash between writing a blob and its row) once they are an hour old.
+    their client's retention, delete blobs no row points at (left by a crash
+    between writing a blob and its row) once they are an hour old; delete
+    audit entries older than SAYSO_AUDIT_RETENTION_DAYS and finished sign-in
+    limit windows.
 
     `sayso serve` runs the same job every SAYSO_CLEANUP_INTERVAL_SECONDS.
     """
@@ -387,6 +389,13 @@ def cleanup() -> None:
 
     orphans = delete_orphans(engine, blobs)
     click.echo(f"deleted {orphans} blobs no row points at (older than an hour)", err=True)
+
+    from sayso.accounts.rate_limit import delete_finished_windows
+    from sayso.store.audit import apply_retention
+
+    audited = apply_retention(engine, settings.audit_retention_days)
+    delete_finished_windows(engine)
+    click.echo(f"deleted {audited} audit entries past their retention", err=True)
 
 
 @main.group()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,12 +27,11 @@ from sayso.accounts.passwords import (
     verify_password,
 )
 from sayso.accounts.rate_limit import (
-    MAX_FAILURES,
     TooManyAttempts,
-    is_limited,
-    recent_failures,
-    record_failure,
-    sign_in,
+    delete_finished_windows,
+    reserve,
+    succeeded,
+    window_start,
 )
 from sayso.accounts.sessions import (
     SESSION_LIFETIME,
@@ -50,7 +51,8 @@ from sayso.accounts.users import (
     list_users,
     set_password,
 )
-from sayso.store.schema import sessions, sign_in_failures, users
+from sayso.store.clients import as_utc
+from sayso.store.schema import sessions, sign_in_limits, users
 
 PASSWORD = "correct horse battery"
 
@@ -350,62 +352,117 @@ def test_deleting_a_user_deletes_their_sessions(engine: Engine) -> None:
     assert get_session(engine, token) is None
 
 
-# The sign-in rate limit
+# The sign-in rate limit (counted in the store; over HTTP in tests/security/test_sign_in.py)
+
+ADDRESS = "198.51.100.7"
 
 
-def test_ten_failures_lock_the_email_even_for_the_right_password(engine: Engine) -> None:
-    email = new_email()
-    create_user(engine, email, PASSWORD)
-
-    for _ in range(MAX_FAILURES):
-        assert sign_in(engine, email, "wrong password!") is None
-
-    with pytest.raises(TooManyAttempts, match="Too many failed sign-in attempts"):
-        sign_in(engine, email, PASSWORD)
-    with pytest.raises(TooManyAttempts):
-        sign_in(engine, email.upper(), PASSWORD)
-
-
-def test_nine_failures_still_let_the_right_password_in_and_success_clears_them(
+def test_ten_attempts_per_email_and_address_then_that_address_is_refused_for_that_email(
     engine: Engine,
 ) -> None:
     email = new_email()
-    create_user(engine, email, PASSWORD)
-    for _ in range(MAX_FAILURES - 1):
-        sign_in(engine, email, "wrong password!")
+    for _ in range(10):
+        reserve(engine, email, ADDRESS)
 
-    assert sign_in(engine, email, PASSWORD) is not None
-
-    assert recent_failures(engine, email) == 0
-
-
-def test_an_unknown_email_is_limited_just_like_a_real_one(engine: Engine) -> None:
-    email = new_email("nobody")
-    for _ in range(MAX_FAILURES):
-        assert sign_in(engine, email, PASSWORD) is None
+    with pytest.raises(TooManyAttempts, match="Too many failed sign-in attempts") as refused:
+        reserve(engine, email, ADDRESS)
+    assert refused.value.limit == "email_and_ip"
     with pytest.raises(TooManyAttempts):
-        sign_in(engine, email, PASSWORD)
+        reserve(engine, email.upper(), ADDRESS)
+    # The same email from another address, and another email from this one, still go.
+    reserve(engine, email, "198.51.100.8")
+    reserve(engine, new_email(), ADDRESS)
 
 
-def test_failures_older_than_15_minutes_do_not_count(engine: Engine) -> None:
+def test_thirty_attempts_per_address_across_emails_then_it_is_refused(engine: Engine) -> None:
+    address = f"203.0.113.{secrets.randbelow(250)}"
+    for _ in range(30):
+        reserve(engine, new_email(), address)
+
+    with pytest.raises(TooManyAttempts, match="from your network") as refused:
+        reserve(engine, new_email(), address)
+    assert refused.value.limit == "ip"
+    reserve(engine, new_email(), "192.0.2.1")
+
+
+def test_a_refused_attempt_is_not_counted(engine: Engine) -> None:
+    address, hammered, other = "198.51.100.99", new_email("hammered"), new_email("other")
+    for _ in range(10):
+        reserve(engine, hammered, address)
+    # Refused for the email: the address's budget (30) is not used up by these.
+    for _ in range(5):
+        with pytest.raises(TooManyAttempts):
+            reserve(engine, hammered, address)
+    for _ in range(19):
+        reserve(engine, new_email(), address)
+    last = reserve(engine, new_email(), address)
+    # Refused for the address: nor is the email's budget (10) used up by these.
+    for _ in range(10):
+        with pytest.raises(TooManyAttempts, match="from your network"):
+            reserve(engine, other, address)
+
+    succeeded(engine, last)  # gives the address one attempt back
+
+    reserve(engine, other, address)
+
+
+def test_ipv6_addresses_are_counted_per_64(engine: Engine) -> None:
     email = new_email()
+    for n in range(10):
+        reserve(engine, email, f"2001:db8:1:2::{n + 1:x}")
+
+    with pytest.raises(TooManyAttempts):
+        reserve(engine, email, "2001:db8:1:2:ffff::1")
+    reserve(engine, email, "2001:db8:1:3::1")
+
+
+def test_concurrent_attempts_never_pass_the_limit(engine: Engine) -> None:
+    email = new_email()
+    barrier = threading.Barrier(20)
+
+    def attempt() -> bool:
+        barrier.wait()
+        try:
+            reserve(engine, email, ADDRESS)
+        except TooManyAttempts:
+            return False
+        return True
+
+    with ThreadPoolExecutor(20) as pool:
+        passed = list(pool.map(lambda _: attempt(), range(20)))
+
+    assert passed.count(True) == 10
+
+
+def test_a_success_clears_the_email_and_address_and_gives_the_address_its_attempt_back(
+    engine: Engine,
+) -> None:
+    email, address = new_email(), "198.51.100.42"
+    for _ in range(9):
+        reserve(engine, email, address)
+    succeeded(engine, reserve(engine, email, address))
+
+    for _ in range(10):
+        reserve(engine, email, address)
+    with pytest.raises(TooManyAttempts):
+        reserve(engine, email, address)
+    # 30 for the address: 9 + 10 failures and one success given back leave 11.
+    for _ in range(11):
+        reserve(engine, new_email(), address)
+    with pytest.raises(TooManyAttempts):
+        reserve(engine, new_email(), address)
+
+
+def test_windows_last_15_minutes_and_finished_ones_are_deleted(engine: Engine) -> None:
+    email, address = new_email(), "198.51.100.15"
     now = datetime.now(UTC)
-    for _ in range(MAX_FAILURES):
-        record_failure(engine, email, now=now - timedelta(minutes=16))
+    for _ in range(10):
+        reserve(engine, email, address, now=now - timedelta(minutes=16))
+    with pytest.raises(TooManyAttempts):
+        reserve(engine, email, address, now=now - timedelta(minutes=16))
 
-    assert not is_limited(engine, email, now=now)
-    assert is_limited(engine, email, now=now - timedelta(minutes=10))
-
-
-def test_failures_older_than_a_day_are_pruned_when_a_failure_is_recorded(engine: Engine) -> None:
-    old, recent = new_email("old"), new_email("recent")
-    now = datetime.now(UTC)
-    record_failure(engine, old, now=now - timedelta(days=2))
-    record_failure(engine, recent, now=now - timedelta(hours=2))
-
-    record_failure(engine, new_email("trigger"), now=now)
-
+    reserve(engine, email, address, now=now)
+    assert delete_finished_windows(engine, now=now) >= 2
     with engine.connect() as conn:
-        left = set(conn.execute(select(sign_in_failures.c.email)).scalars())
-    assert old not in left
-    assert recent in left
+        windows = set(conn.execute(select(sign_in_limits.c.window_start)).scalars())
+    assert {as_utc(w) for w in windows} == {window_start(now)}

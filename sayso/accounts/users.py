@@ -65,7 +65,14 @@ def normalise_email(email: str) -> str:
 def create_user(engine: Engine, email: str, password: str, *, is_admin: bool = False) -> User:
     """Raises ``InvalidEmail``, ``DuplicateEmail`` or ``PasswordRejected``; writes nothing then."""
     email = normalise_email(email)
-    password_hash = hash_password(password)
+    return store_user(engine, email, hash_password(password), is_admin=is_admin)
+
+
+def store_user(engine: Engine, email: str, password_hash: str, *, is_admin: bool = False) -> User:
+    """``create_user`` with the password already hashed (elsewhere: it is the slow part).
+
+    ``email`` must be normalised already. Raises ``DuplicateEmail``.
+    """
     user = User(new_sortable_id(), email, is_admin, datetime.now(UTC), None)
     try:
         with engine.begin() as conn:
@@ -99,34 +106,73 @@ def get_user(engine: Engine, user_id: str) -> User | None:
     return User.from_row(row) if row else None
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    ok: bool
+    # A hash with the current parameters, when the stored one was made with others.
+    new_hash: str | None = None
+
+
+def credentials_for(engine: Engine, email: str) -> Credentials | None:
+    """The stored hash for ``email`` (None: no such account, or not an email)."""
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        return None
+    query = select(users.c.id, users.c.password_hash).where(users.c.email == email)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return Credentials(row.id, row.password_hash) if row else None
+
+
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+def check_password(password_hash: str | None, password: str) -> PasswordCheck:
+    """Verify ``password`` (the slow part; no database), and rehash if it is due.
+
+    No account (``None``) still costs one verification, against a dummy hash,
+    so response times don't tell which emails have accounts.
+    """
+    if password_hash is None:
+        verify_password(_dummy_hash(), password)
+        return PasswordCheck(ok=False)
+    if not verify_password(password_hash, password):
+        return PasswordCheck(ok=False)
+    return PasswordCheck(
+        ok=True, new_hash=rehash(password) if needs_rehash(password_hash) else None
+    )
+
+
+def record_sign_in(engine: Engine, user_id: str, new_hash: str | None = None) -> User | None:
+    """Stamp the sign-in time (and store ``new_hash`` if given); the user, or None if gone."""
+    values: dict[str, object] = {"last_sign_in_at": datetime.now(UTC)}
+    if new_hash is not None:
+        values["password_hash"] = new_hash
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user_id).values(**values))
+    return get_user(engine, user_id)
+
+
 def authenticate(engine: Engine, email: str, password: str) -> User | None:
     """The user if ``password`` is theirs, else None; records the sign-in time.
 
-    An unknown email still costs one password verification (against a dummy
-    hash), so response times don't tell which emails have accounts.
+    All in the calling thread, with no limits: for the CLI and tests. The
+    dashboard signs in through ``accounts.login``.
     """
-    try:
-        email = normalise_email(email)
-    except InvalidEmail:
-        email = ""
-    with engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.email == email)).mappings().first()
-    if row is None:
-        verify_password(_dummy_hash(), password)
+    credentials = credentials_for(engine, email)
+    check = check_password(credentials.password_hash if credentials else None, password)
+    if credentials is None or not check.ok:
         return None
-    if not verify_password(row["password_hash"], password):
-        return None
-    values: dict[str, object] = {"last_sign_in_at": datetime.now(UTC)}
-    if needs_rehash(row["password_hash"]):
-        values["password_hash"] = rehash(password)
-    with engine.begin() as conn:
-        conn.execute(users.update().where(users.c.id == row["id"]).values(**values))
-    return get_user(engine, row["id"])
+    return record_sign_in(engine, credentials.user_id, check.new_hash)
 
 
 def set_password(engine: Engine, user_id: str, password: str) -> bool:

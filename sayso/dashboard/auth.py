@@ -1,8 +1,11 @@
 """First-run set-up, sign-in and sign-out (each one written to the audit log).
 
-Every database call runs in a thread (argon2 alone takes tens of
-milliseconds). Each sign-in starts a new session with a new token and ends the
-one the browser had, so a token planted before sign-in is worthless after it.
+Database calls run in the default thread pool; password hashing runs on the
+runtime's own hashing pool (``accounts/hashing.py``), whose full waiting line
+is answered 503 at once. Sign-in is limited per email and client IP and per
+client IP (``accounts/rate_limit.py``; the IP from ``sayso.client_ip``). Each
+sign-in starts a new session with a new token and ends the one the browser
+had, so a token planted before sign-in is worthless after it.
 """
 
 from __future__ import annotations
@@ -13,10 +16,20 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
-from sayso.accounts.passwords import MAX_LENGTH, MIN_LENGTH, PasswordRejected
-from sayso.accounts.rate_limit import TooManyAttempts, sign_in
+from sayso.accounts.hashing import RETRY_AFTER_SECONDS, Busy
+from sayso.accounts.login import sign_in
+from sayso.accounts.passwords import MAX_LENGTH, MIN_LENGTH, PasswordRejected, hash_password
+from sayso.accounts.rate_limit import TooManyAttempts
 from sayso.accounts.sessions import end_session, start_session, user_for_token
-from sayso.accounts.users import DuplicateEmail, InvalidEmail, User, count_users, create_user
+from sayso.accounts.users import (
+    DuplicateEmail,
+    InvalidEmail,
+    User,
+    count_users,
+    normalise_email,
+    store_user,
+)
+from sayso.client_ip import scope_client_ip
 from sayso.dashboard.pages import render
 from sayso.dashboard.security import (
     CSRF_COOKIE,
@@ -119,18 +132,19 @@ async def setup_submit(request: AnyRequest) -> Response[str] | Redirect:
     if not csrf_ok(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
         return forbidden()
     email = form_field(form, "email")
+    runtime = runtime_of(request)
     try:
         # Two set-ups racing in the same instant could both get here; the
         # window is the first minutes of a new install, before anyone knows it.
+        normalised = normalise_email(email)
+        password_hash = await runtime.hashes.run(hash_password, form_field(form, "password"))
         user = await asyncio.to_thread(
-            create_user,
-            runtime_of(request).engine,
-            email,
-            form_field(form, "password"),
-            is_admin=True,
+            store_user, runtime.engine, normalised, password_hash, is_admin=True
         )
     except (InvalidEmail, DuplicateEmail, PasswordRejected) as exc:
         return _anonymous_form(request, "setup.html", status_code=400, email=email, error=str(exc))
+    except Busy as exc:
+        return _busy(request, "setup.html", email, exc)
     await asyncio.to_thread(
         audit.record, runtime_of(request).engine, user.id, None, "sign_in", {"via": "setup"}
     )
@@ -152,13 +166,19 @@ async def login_submit(request: AnyRequest) -> Response[str] | Redirect:
     if not csrf_ok(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
         return forbidden()
     email = form_field(form, "email")
+    runtime = runtime_of(request)
+    client_ip = scope_client_ip(request.scope, runtime.settings.trusted_proxy_networks)
     try:
-        user = await asyncio.to_thread(
-            sign_in, runtime_of(request).engine, email, form_field(form, "password")
+        user = await sign_in(
+            runtime.engine, runtime.hashes, email, form_field(form, "password"), client_ip
         )
     except TooManyAttempts as exc:
-        await _audit_sign_in_failure(request, email, "rate_limited")
-        return _anonymous_form(request, "login.html", status_code=429, email=email, error=str(exc))
+        # Audited by the rate limit itself: one row per key and window, with a count.
+        page = _anonymous_form(request, "login.html", status_code=429, email=email, error=str(exc))
+        page.headers["retry-after"] = str(exc.retry_after_seconds)
+        return page
+    except Busy as exc:
+        return _busy(request, "login.html", email, exc)
     if user is None:
         await _audit_sign_in_failure(request, email, "wrong_credentials")
         return _anonymous_form(
@@ -166,6 +186,13 @@ async def login_submit(request: AnyRequest) -> Response[str] | Redirect:
         )
     await asyncio.to_thread(audit.record, runtime_of(request).engine, user.id, None, "sign_in")
     return await _start_session(request, user)
+
+
+def _busy(request: AnyRequest, template: str, email: str, exc: Busy) -> Response[str]:
+    """503: the hashing pool's line is full; nothing was hashed."""
+    page = _anonymous_form(request, template, status_code=503, email=email, error=str(exc))
+    page.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return page
 
 
 async def _audit_sign_in_failure(request: AnyRequest, email: str, reason: str) -> None:

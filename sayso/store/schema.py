@@ -169,15 +169,17 @@ sessions = Table(
     Index(None, "user_id"),
 )
 
-# Failed sign-ins, kept in the database (not in memory) so the limit holds
-# across every app node.
-sign_in_failures = Table(
-    "sign_in_failures",
+# Sign-in attempts per key (a SHA-256 of email + client IP, or of the client
+# IP) and 15-minute window, kept in the database (not in memory) so the limits
+# hold across every app node; one upsert counts an attempt atomically
+# (accounts/rate_limit.py, migration 0010).
+sign_in_limits = Table(
+    "sign_in_limits",
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("email", String(254), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Index(None, "email", "at"),
+    Column("key", String(64), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Index(None, "window_start"),
 )
 
 # Who may see and change a project (a client), and how: owner (everything),
@@ -240,7 +242,11 @@ audit_log = Table(
     Column("client_id", String(64), nullable=True),
     Column("action", String(64), nullable=False),
     Column("details", JSONType, nullable=True),
+    # How many times it happened: 1, or for rate-limited sign-ins the attempts
+    # in that key's window, all on one row (migration 0010).
+    Column("count", Integer, nullable=False, server_default="1"),
     Index(None, "client_id", "at"),
+    Index(None, "at"),
 )
 
 
