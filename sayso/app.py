@@ -13,10 +13,9 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
+from sayso import cleanup
 from sayso.accounts.hashing import HashPool
-from sayso.accounts.rate_limit import delete_finished_windows
 from sayso.dashboard.app import create_dashboard
 from sayso.dashboard.body_limit import BodyLimit
 from sayso.ingest.client_lookup import ClientLookup
@@ -24,11 +23,8 @@ from sayso.ingest.http import BodyDeadlines, Receive, Scope, Send
 from sayso.ingest.pixel_budgets import MEGAPIXEL, ClientPixelRate, PixelsInFlight
 from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
-from sayso.store import audit
 from sayso.store.blobs import open_blob_store
 from sayso.store.database import create_db_engine
-from sayso.store.orphans import delete_orphans
-from sayso.store.replays import close_idle_sessions, delete_expired_sessions
 from sayso.store.schema import (
     feedback,
     feedback_screenshots,
@@ -36,7 +32,6 @@ from sayso.store.schema import (
     replay_sessions,
     screenshots,
 )
-from sayso.store.screenshots import delete_unattached
 from sayso.store.writer import PreparedInsert, Writer
 
 log = logging.getLogger(__name__)
@@ -101,53 +96,23 @@ class Runtime:
         # its idle timeout, not up to an hour after it. One indexed UPDATE of
         # the open sessions; every node may run it, it is idempotent.
         interval = min(IDLE_CHECK_SECONDS, self.settings.cleanup_interval_seconds)
-        idle = timedelta(minutes=self.settings.replay_idle_minutes)
         while True:
             await asyncio.sleep(interval)
-            try:
-                closed = await asyncio.to_thread(close_idle_sessions, self.engine, idle)
-                if closed:
-                    log.info("closed %d idle session replays", closed)
-            except Exception:
-                log.exception("closing idle replays failed; will retry")
+            await self.clean_up((cleanup.CLOSE_IDLE,))
 
     async def _clean_up_periodically(self) -> None:
-        # Every node runs this; the deletes are idempotent, so they can overlap.
         while True:
             await asyncio.sleep(self.settings.cleanup_interval_seconds)
-            try:
-                deleted = await asyncio.to_thread(delete_unattached, self.engine, self.blobs)
-                if deleted:
-                    log.info("clean-up: deleted %d unattached screenshots", deleted)
-            except Exception:
-                log.exception("clean-up failed; will retry")
-            try:
-                await asyncio.to_thread(self.clean_up_replays)
-            except Exception:
-                log.exception("replay clean-up failed; will retry")
-            try:
-                orphans = await asyncio.to_thread(delete_orphans, self.engine, self.blobs)
-                if orphans:
-                    log.info("clean-up: deleted %d blobs no row points at", orphans)
-            except Exception:
-                log.exception("orphaned blob clean-up failed; will retry")
-            try:
-                await asyncio.to_thread(self.clean_up_accounts)
-            except Exception:
-                log.exception("audit and sign-in limit clean-up failed; will retry")
+            await self.clean_up(cleanup.JOBS)
 
-    def clean_up_accounts(self) -> None:
-        """Delete audit entries past SAYSO_AUDIT_RETENTION_DAYS and finished sign-in limits."""
-        deleted = audit.apply_retention(self.engine, self.settings.audit_retention_days)
-        if deleted:
-            log.info("clean-up: deleted %d audit entries past their retention", deleted)
-        delete_finished_windows(self.engine)
+    async def clean_up(self, jobs: tuple[cleanup.Job, ...]) -> None:
+        """Run clean-up ``jobs`` in a thread, logging what they did."""
 
-    def clean_up_replays(self) -> None:
-        """Delete sessions past their client's retention, with their blobs."""
-        deleted = delete_expired_sessions(self.engine, self.blobs)
-        if deleted:
-            log.info("clean-up: deleted %d expired session replays", deleted)
+        def report(message: str, count: int) -> None:
+            if count:
+                log.info("clean-up: %s", message)
+
+        await asyncio.to_thread(cleanup.run, jobs, self.engine, self.blobs, self.settings, report)
 
 
 class SaysoApp:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy import Engine
@@ -371,31 +371,16 @@ def cleanup() -> None:
 
     `sayso serve` runs the same job every SAYSO_CLEANUP_INTERVAL_SECONDS.
     """
+    from sayso import cleanup as jobs
     from sayso.store.blobs import open_blob_store
-    from sayso.store.screenshots import delete_unattached
 
     settings = _settings()
     engine, blobs = _engine(settings), open_blob_store(settings)
-    deleted = delete_unattached(engine, blobs)
-    click.echo(f"deleted {deleted} unattached screenshots", err=True)
-
-    from sayso.store.replays import close_idle_sessions, delete_expired_sessions
-
-    closed = close_idle_sessions(engine, timedelta(minutes=settings.replay_idle_minutes))
-    expired = delete_expired_sessions(engine, blobs)
-    click.echo(f"closed {closed} idle session replays, deleted {expired} expired", err=True)
-
-    from sayso.store.orphans import delete_orphans
-
-    orphans = delete_orphans(engine, blobs)
-    click.echo(f"deleted {orphans} blobs no row points at (older than an hour)", err=True)
-
-    from sayso.accounts.rate_limit import delete_finished_windows
-    from sayso.store.audit import apply_retention
-
-    audited = apply_retention(engine, settings.audit_retention_days)
-    delete_finished_windows(engine)
-    click.echo(f"deleted {audited} audit entries past their retention", err=True)
+    failed = jobs.run(
+        jobs.JOBS, engine, blobs, settings, lambda message, _count: click.echo(message, err=True)
+    )
+    if failed:
+        raise click.ClickException(f"{failed} clean-up job(s) failed; see the log above")
 
 
 @main.group()

@@ -387,3 +387,42 @@ def test_only_unavailability_is_classified_as_an_outage(tmp_path: Path) -> None:
     context_only = ValueError("a bug while handling an outage")
     context_only.__context__ = full
     assert not is_outage(context_only)
+
+
+def test_the_clean_up_logs_an_outage_in_one_line_and_the_cli_exits_non_zero(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from click.testing import CliRunner
+
+    from sayso import cleanup
+    from sayso.cli import main
+    from sayso.store.blobs import open_blob_store
+    from sayso.store.database import create_db_engine
+
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/sayso"
+    settings = Settings(data_dir=tmp_path, database_url=dead)
+    engine = create_db_engine(settings)
+    reported: list[str] = []
+
+    with caplog.at_level(logging.INFO):
+        failed = cleanup.run(
+            cleanup.JOBS,
+            engine,
+            open_blob_store(settings),
+            settings,
+            lambda m, _n: reported.append(m),
+        )
+
+    # Every job that needs the database failed (the orphan sweep of an empty
+    # blob folder has nothing to ask it), each with one warning line.
+    records = [r for r in caplog.records if r.name == "sayso.cleanup"]
+    assert failed == len(records) == len(cleanup.JOBS) - 1
+    assert reported == ["deleted 0 blobs no row points at"]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in records)
+    env = {
+        "SAYSO_DATA_DIR": str(tmp_path),
+        "SAYSO_DATABASE_URL": dead,
+        "SAYSO_DB_WAIT_SECONDS": "0",
+    }
+    result = CliRunner(env=env).invoke(main, ["cleanup"])
+    assert result.exit_code != 0
