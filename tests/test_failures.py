@@ -14,7 +14,7 @@ from sayso.settings import Settings
 from sayso.store import migrate
 from sayso.store.clients import create_client, delete_client
 from sayso.store.database import create_db_engine
-from sayso.store.replays import chunk_blob_key
+from sayso.store.replays import session_blob_folder
 from tests.images import png_bytes
 from tests.live_server import LiveServer, migrated_server
 from tests.test_replay_api import BROWSER_UA
@@ -100,8 +100,8 @@ def test_a_chunk_whose_row_cannot_be_written_leaves_no_blob_behind(
         )
 
         assert response.status_code == 500
-        key = chunk_blob_key(client_id, session_id, 0)
-        assert server.app.runtime.blobs.get(key) is None
+        folder = session_blob_folder(client_id, session_id)
+        assert list(server.app.runtime.blobs.listing(folder)) == []
 
 
 def test_a_screenshot_for_a_project_deleted_elsewhere_is_a_409_and_keeps_no_blob(
