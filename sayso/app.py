@@ -20,6 +20,7 @@ from sayso.dashboard.app import create_dashboard
 from sayso.dashboard.body_limit import BodyLimit
 from sayso.ingest.client_lookup import ClientLookup
 from sayso.ingest.http import BodyDeadlines, Receive, Scope, Send
+from sayso.ingest.offload import Offload
 from sayso.ingest.pixel_budgets import MEGAPIXEL, ClientPixelRate, PixelsInFlight
 from sayso.ingest.router import IngestApp
 from sayso.settings import Settings
@@ -66,7 +67,10 @@ class Runtime:
             replay_chunk=self.writer.prepare(replay_chunks),
         )
         self.blobs = open_blob_store(settings)
-        self.clients = ClientLookup(self.engine, settings.client_cache_seconds)
+        # The public API's blocking calls get threads the dashboard can't take:
+        # enough for every pooled database connection, plus blob and image work.
+        self.offload = Offload(threads=2 * settings.db_pool_size + 2)
+        self.clients = ClientLookup(self.engine, settings.client_cache_seconds, self.offload)
         # Screenshot decoding: pixels at once in this process, and per client per minute.
         self.image_pixels = PixelsInFlight(settings.screenshot_decode_megapixels * MEGAPIXEL)
         self.image_rate = ClientPixelRate(settings.screenshot_megapixels_per_minute * MEGAPIXEL)
@@ -89,6 +93,7 @@ class Runtime:
                 await task
         await self.writer.stop()
         self.hashes.shutdown()
+        self.offload.shutdown()
         self.engine.dispose()
 
     async def _close_idle_replays_periodically(self) -> None:

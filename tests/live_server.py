@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -20,6 +22,8 @@ from sayso.serving import uvicorn_options
 from sayso.settings import Settings
 from sayso.store import migrate
 from sayso.store.database import create_db_engine
+
+T = TypeVar("T")
 
 
 class LiveServer:
@@ -44,7 +48,16 @@ class LiveServer:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self._server.serve(sockets=[self._socket]))
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        # Tests may schedule work on the server's own loop (run_on_loop).
+        self.loop = asyncio.get_running_loop()
+        await self._server.serve(sockets=[self._socket])
+
+    def run_on_loop(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coroutine`` on the server's event loop; returns its future."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def __enter__(self) -> LiveServer:
         self._thread.start()

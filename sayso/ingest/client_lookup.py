@@ -17,13 +17,13 @@ client exists (404) and the request's origin is on its allowlist (403).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 
 from sqlalchemy import Engine
 
 from sayso.ingest.http import HTTPError, Request
+from sayso.ingest.offload import Offload
 from sayso.origins import Origin, origin_allowed, request_origin
 from sayso.store.clients import Client, get_client, possible_client_id
 
@@ -34,8 +34,9 @@ _Entry = tuple[float, Client | None]  # (expires at, the client or None for unkn
 
 
 class ClientLookup:
-    def __init__(self, engine: Engine, ttl_seconds: float) -> None:
+    def __init__(self, engine: Engine, ttl_seconds: float, offload: Offload) -> None:
         self._engine = engine
+        self._offload = offload
         self._ttl = ttl_seconds
         self._known: OrderedDict[str, _Entry] = OrderedDict()
         self._unknown: OrderedDict[str, _Entry] = OrderedDict()
@@ -49,7 +50,7 @@ class ClientLookup:
             if entry is not None and entry[0] > now:
                 entries.move_to_end(client_id)
                 return entry[1]
-        client = await asyncio.to_thread(get_client, self._engine, client_id)
+        client = await self._offload(get_client, self._engine, client_id)
         if self._ttl > 0:
             self._remember(client_id, (now + self._ttl, client))
         return client

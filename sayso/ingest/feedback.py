@@ -3,7 +3,6 @@ resolve screenshot references, store."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -64,7 +63,7 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
         # Either this is a retry of a submission already stored under the same
         # Idempotency-Key (answer as the first time), or the client or a
         # screenshot was deleted between our checks and the commit.
-        first = idempotency_key and await asyncio.to_thread(
+        first = idempotency_key and await runtime.offload(
             find_by_idempotency_key, runtime.engine, client.id, idempotency_key
         )
         if not first:
@@ -91,7 +90,7 @@ async def _resolve_screenshots(
 ) -> list[Screenshot]:
     """Each item must name an upload made to this server for this client."""
     names = [item["fileName"] for item in items]
-    found = await asyncio.to_thread(find_screenshots, runtime.engine, client_id, names)
+    found = await runtime.offload(find_screenshots, runtime.engine, client_id, names)
     problems = []
     for index, name in enumerate(names):
         if names.index(name) != index:

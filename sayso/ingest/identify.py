@@ -16,7 +16,6 @@ have none yet.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +149,7 @@ async def identify(runtime: Runtime, request: Request) -> Response:
     client, _ = await allowed_client(runtime.clients, request, body.client_id)
 
     try:
-        await asyncio.to_thread(
+        await runtime.offload(
             save_identity,
             runtime.engine,
             client.id,

@@ -25,7 +25,6 @@ timestamps and the blob write run in a thread, away from the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import logging
 import re
@@ -182,14 +181,14 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
     except runtime.writer.integrity_error:
         # The unique index says this tab's session exists (a reload, or the
         # same start racing on another node): hand back that one, open again.
-        existing = await asyncio.to_thread(
+        existing = await runtime.offload(
             find_session_id, runtime.engine, client.id, start.sdk_session_id
         )
         if existing is None:  # the client was deleted meanwhile
             raise HTTPError(
                 404, "Unknown clientId: check the id in your project settings"
             ) from None
-        await asyncio.to_thread(reopen_session, runtime.engine, existing, started_at)
+        await runtime.offload(reopen_session, runtime.engine, existing, started_at)
         session_id = existing
     if anonymous_id:
         await _claim_person(runtime, client.id, anonymous_id, session_id)
@@ -206,7 +205,7 @@ async def _claim_person(
     path) claims again.
     """
     try:
-        await asyncio.to_thread(claim_person, runtime.engine, client_id, anonymous_id, session_id)
+        await runtime.offload(claim_person, runtime.engine, client_id, anonymous_id, session_id)
     except Exception:
         log.exception("could not link replay session %s to its person", session_id)
 
@@ -264,7 +263,7 @@ async def put_chunk(runtime: Runtime, request: Request) -> Response:
 
     body = await request.body(MAX_CHUNK_BYTES)
     key = chunk_blob_key(client_id, session_id, seq)  # this attempt's own
-    stored = await asyncio.to_thread(_store_chunk, runtime, key, body)
+    stored = await runtime.offload(_store_chunk, runtime, key, body)
     row = {
         "session_id": session_id,
         "seq": seq,
@@ -300,9 +299,9 @@ async def _drop_blob_unless_stored(runtime: Runtime, session_id: str, seq: int, 
     The row may have committed even though the insert raised (a cancel after
     the writer took it): then the blob is kept, since the row points at it.
     """
-    stored = await asyncio.to_thread(stored_chunk_blob, runtime.engine, session_id, seq)
+    stored = await runtime.offload(stored_chunk_blob, runtime.engine, session_id, seq)
     if stored != key:
-        await asyncio.to_thread(runtime.blobs.delete, key)
+        await runtime.offload(runtime.blobs.delete, key)
     return stored is not None
 
 
@@ -313,7 +312,7 @@ def _stored(seq: int, *, duplicate: bool) -> Response:
 async def _target(
     runtime: Runtime, request: Request, session_id: str, seq: int, client_id: str
 ) -> ChunkTarget:
-    target = await asyncio.to_thread(chunk_target, runtime.engine, session_id, seq)
+    target = await runtime.offload(chunk_target, runtime.engine, session_id, seq)
     if target is None:
         raise HTTPError(404, "Unknown session")
     if target.client_id != client_id:
@@ -464,11 +463,11 @@ async def finalise(runtime: Runtime, request: Request) -> Response:
     # sendBeacon may label JSON as text/plain (or anything): the body decides.
     end = _decode(await request.body(MAX_CONTROL_BODY), _Finalise)
     ended_at = _timestamp(end.ended_at, "endedAt")
-    owner = await asyncio.to_thread(session_client, runtime.engine, session_id)
+    owner = await runtime.offload(session_client, runtime.engine, session_id)
     if owner is None:
         raise HTTPError(404, "Unknown session")
     if owner != end.client_id:
         raise HTTPError(403, "This session belongs to another clientId")
     await allowed_client(runtime.clients, request, owner)
-    await asyncio.to_thread(finalise_session, runtime.engine, session_id, ended_at)
+    await runtime.offload(finalise_session, runtime.engine, session_id, ended_at)
     return Response(200, {"success": True})

@@ -11,7 +11,6 @@ with ``Retry-After`` and one log line, anything unexpected a logged 500
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -60,11 +59,11 @@ async def healthz(runtime: Runtime, _request: Request) -> Response:
     """For load balancers: 200 when the database answers and the disk has room, else 503."""
     database = "ok"
     try:
-        await asyncio.to_thread(ping_database, runtime.engine)
+        await runtime.offload(ping_database, runtime.engine)
     except Exception as exc:
         log.warning("health check: database unreachable: %s", describe(exc))
         database = "unreachable"
-    disk = await asyncio.to_thread(disk_problem, runtime.settings) or "ok"
+    disk = await runtime.offload(disk_problem, runtime.settings) or "ok"
     if disk != "ok":
         log.warning("health check: disk %s", disk)
     healthy = database == "ok" and disk == "ok"

@@ -7,7 +7,6 @@ passes the object back inside ``screenshots[]`` on ``POST /api/feedback``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 from datetime import UTC, datetime
@@ -50,10 +49,10 @@ def _new_file_name(client_id: str, extension: str) -> str:
 async def _clean(runtime: Runtime, client_id: str, upload: IO[bytes]) -> CleanImage:
     """The upload re-encoded; every limit that needs no pixel is applied before decoding."""
     try:
-        header = await asyncio.to_thread(read_header, upload)
+        header = await runtime.offload(read_header, upload)
         runtime.image_rate.spend(client_id, header.pixels)
         async with runtime.image_pixels.hold(header.pixels):
-            return await asyncio.to_thread(clean_image, upload)
+            return await runtime.offload(clean_image, upload)
     except NotAnImage as exc:
         raise HTTPError(400, str(exc)) from None
     except TooManyPixels as exc:
@@ -91,7 +90,7 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
         height=image.height,
     )
     # The blob first: a row must never point at bytes that are not there.
-    await asyncio.to_thread(runtime.blobs.put, shot.blob_key, image.data, shot.mime_type)
+    await runtime.offload(runtime.blobs.put, shot.blob_key, image.data, shot.mime_type)
     row = {
         "file_name": shot.file_name,
         "client_id": shot.client_id,
@@ -107,10 +106,10 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
     except runtime.writer.integrity_error:
         # The client row is gone (deleted from the CLI or another node while
         # this node's cache still knew it): like feedback, a 409, not a 500.
-        await asyncio.to_thread(runtime.blobs.delete, shot.blob_key)
+        await runtime.offload(runtime.blobs.delete, shot.blob_key)
         raise HTTPError(409, "The project was just removed; nothing was saved") from None
     except BaseException:
-        await asyncio.to_thread(runtime.blobs.delete, shot.blob_key)
+        await runtime.offload(runtime.blobs.delete, shot.blob_key)
         raise
     return Response(
         200, {"success": True, "screenshot": shot.api_object(runtime.settings.public_url)}
@@ -121,11 +120,11 @@ async def serve_screenshot(runtime: Runtime, request: Request) -> Response:
     file_name = request.scope["path"][len(PREFIX) :]
     if not FILE_NAME.match(file_name):
         raise HTTPError(404, "Not found")
-    found = await asyncio.to_thread(screenshot_to_serve, runtime.engine, file_name)
+    found = await runtime.offload(screenshot_to_serve, runtime.engine, file_name)
     if found is None:
         raise HTTPError(404, "Not found")
     shot, private = found
-    data = await asyncio.to_thread(runtime.blobs.get, shot.blob_key)
+    data = await runtime.offload(runtime.blobs.get, shot.blob_key)
     if data is None:
         raise HTTPError(404, "Not found")
     # The bytes behind a name never change, so caches may keep them for good —

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete
 
 from sayso.ingest.client_lookup import ClientLookup
+from sayso.ingest.offload import Offload
 from sayso.store.clients import create_client
 from sayso.store.schema import clients
 
@@ -38,7 +39,7 @@ def test_a_flood_of_unknown_ids_never_evicts_a_known_client(engine: Engine) -> N
     known = create_client(engine, "known before the flood").id
 
     async def scenario() -> None:
-        lookup = ClientLookup(engine, HOUR)
+        lookup = ClientLookup(engine, HOUR, Offload(threads=4))
         assert await lookup.get(known) is not None
         with engine.begin() as conn:  # gone from the database: only the cache knows it now
             conn.execute(delete(clients).where(clients.c.id == known))
@@ -56,7 +57,7 @@ def test_unknown_ids_are_capped_separately_and_least_recently_used_go_first(
     late = f"client_late{secrets.token_hex(8)}"
 
     async def scenario() -> None:
-        lookup = ClientLookup(engine, HOUR)
+        lookup = ClientLookup(engine, HOUR, Offload(threads=4))
         assert await lookup.get(late) is None  # remembered as unknown
         now = datetime.now(UTC)
         row = {"name": "created later", "allowed_origins": [], "created_at": now}
