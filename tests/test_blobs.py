@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import secrets
 import threading
 from datetime import UTC, datetime, timedelta
@@ -178,3 +179,21 @@ def test_writes_racing_the_removal_of_their_empty_folder_still_succeed(tmp_path:
         done.set()
         churner.join()
     assert failures == []
+
+
+def test_writes_a_killed_process_left_unfinished_are_deleted_once_old(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    store.put("replays/c/s/0-aa", b"kept", "application/octet-stream")
+    folder = tmp_path / "replays" / "c" / "s"
+    stale, fresh = folder / ".1-bb.0123456789abcdef.tmp", folder / ".2-cc.fedcba9876543210.tmp"
+    stale.write_bytes(b"half a chunk")
+    fresh.write_bytes(b"still being written")
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).timestamp()
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+
+    deleted = store.delete_unfinished(datetime.now(UTC) - timedelta(minutes=30))
+
+    assert deleted == 1
+    assert not stale.exists()
+    assert fresh.exists()
+    assert store.get("replays/c/s/0-aa") == b"kept"

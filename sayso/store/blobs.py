@@ -71,6 +71,10 @@ class BlobStore(Protocol):
         at a time (memory stays flat however many there are). Objects written
         while it runs may or may not appear."""
 
+    def delete_unfinished(self, older_than: datetime) -> int:
+        """Delete writes that never finished (a process killed mid-write) last
+        touched before ``older_than``; returns how many."""
+
     def describe(self) -> str:
         """Where the blobs live, for logs."""
 
@@ -167,6 +171,23 @@ class LocalBlobStore:
                 except FileNotFoundError:
                     continue
 
+    def delete_unfinished(self, older_than: datetime) -> int:
+        # A killed process leaves its ".<name>.<random>.tmp" behind; a write in
+        # progress touches its file at least every few seconds.
+        deleted = 0
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                if not (name.startswith(".") and name.endswith(".tmp")):
+                    continue
+                path = Path(folder, name)
+                try:
+                    if datetime.fromtimestamp(path.stat().st_mtime, UTC) < older_than:
+                        path.unlink()
+                        deleted += 1
+                except FileNotFoundError:  # finished or removed meanwhile
+                    continue
+        return deleted
+
     def describe(self) -> str:
         return str(self.root)
 
@@ -233,6 +254,9 @@ class S3BlobStore:
                 key = item["Key"][start:]
                 if _KEY.match(key):  # anything else isn't one of ours
                     yield StoredBlob(key, item["LastModified"].astimezone(UTC))
+
+    def delete_unfinished(self, older_than: datetime) -> int:
+        return 0  # an S3 PUT is atomic: an unfinished one leaves nothing
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"

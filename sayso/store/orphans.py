@@ -66,14 +66,14 @@ def delete_orphans(
     margin: timedelta = MARGIN,
     now: datetime | None = None,
 ) -> int:
-    """Delete screenshot and replay-chunk blobs that no row points at and that
-    were last written more than ``margin`` ago; returns how many.
+    """Delete screenshot and replay-chunk blobs that no row points at, and
+    unfinished writes, last written more than ``margin`` ago; returns how many.
 
     Memory stays flat: keys come from the store a page at a time and are
     checked against the database ``BATCH`` at a time, by primary key.
     """
     cutoff = (now or datetime.now(UTC)) - margin
-    deleted = 0
+    deleted = blobs.delete_unfinished(cutoff)
     for kind in KINDS:
         old = (blob.key for blob in blobs.listing(kind.prefix) if blob.modified < cutoff)
         for keys in _batches(old, BATCH):
