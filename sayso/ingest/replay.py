@@ -61,7 +61,9 @@ PREFIX = "/api/replay-sessions/"
 MAX_CHUNK_BYTES = 4 * 1024 * 1024  # compressed, as sent (the SDK drops bigger chunks itself)
 MAX_INFLATED_BYTES = 16 * 1024 * 1024
 MAX_CONTROL_BODY = 64 * 1024  # start and finalise: a few short fields
-MAX_SEQ = 1_000_000_000  # fits the column; at one chunk a second, 30 years
+# Bounds the rows one session can hold (its pages read them all): at the SDK's
+# one chunk every 3 s, 100,001 chunks are over 3 days of uninterrupted activity.
+MAX_SEQ = 100_000
 MAX_COUNT = 1_000_000_000
 MAX_SDK_ID = 128
 MAX_START_URL = 8_192

@@ -440,3 +440,16 @@ def test_a_chunks_items_come_out_the_same_however_the_stream_cuts_it(array: byte
         items = list(array_items(pieces))
         assert json.loads(b"[" + b"".join(items) + b"]") == expected, (size, items)
         assert (items == []) == (expected == []), "an empty array yields nothing at all"
+
+
+def test_a_session_holds_at_most_100_001_chunks(server: LiveServer, client_id: str) -> None:
+    # Any seq up to a billion was accepted: one anonymous session could grow
+    # without bound, and its pages read every one of its chunk rows.
+    session_id = start(server, client_id)
+    body = gzip.compress(b'[{"type":3,"timestamp":1}]')
+
+    assert put(server, client_id, session_id, 100_000, body).status_code == 200
+    refused = put(server, client_id, session_id, 100_001, body)
+
+    assert refused.status_code == 400
+    assert "100,000" in refused.json()["error"]
