@@ -23,7 +23,7 @@ from typing import IO, Any
 import msgspec
 from sqlalchemy import RowMapping
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 
 # API name -> column, in export order.
 FIELDS: dict[str, str] = {

@@ -51,7 +51,7 @@ from sayso.accounts.users import (
     list_users,
     set_password,
 )
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import sessions, sign_in_limits, users
 
 PASSWORD = "correct horse battery"

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from sayso.store import writer as writer_module
-from sayso.store.clients import as_utc, create_client
+from sayso.store.clients import create_client
+from sayso.store.database import as_utc
 from sayso.store.ids import new_sortable_id
 from sayso.store.schema import feedback
 from sayso.store.writer import Writer, WriterOverloaded, WriterStopped

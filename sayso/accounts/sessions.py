@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, RowMapping, delete, select
 
 from sayso.accounts.users import User
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import sessions, users
 
 SESSION_LIFETIME = timedelta(days=14)

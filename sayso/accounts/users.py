@@ -16,7 +16,7 @@ from sqlalchemy import Engine, RowMapping, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from sayso.accounts.passwords import hash_password, needs_rehash, rehash, verify_password
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.ids import new_sortable_id
 from sayso.store.schema import sessions, users
 

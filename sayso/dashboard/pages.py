@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Response
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 
 HERE = Path(__file__).resolve().parent
 

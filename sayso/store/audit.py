@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.ids import new_sortable_id
 from sayso.store.schema import audit_log, users
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, RowMapping, delete, select
 
 from sayso.origins import InvalidOrigin, Origin, parse_allowlist_entry
 from sayso.store.blobs import BlobStore
+from sayso.store.database import as_utc
 from sayso.store.ids import new_client_id
 from sayso.store.schema import clients, replay_chunks, replay_sessions, screenshots
 
@@ -46,11 +47,6 @@ class Client:
             screenshots_private=bool(row["screenshots_private"]),
             replay_retention_days=int(row["replay_retention_days"]),
         )
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands timestamps back without a zone; they were stored as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def normalise_allowlist(entries: Iterable[str]) -> list[str]:

@@ -11,6 +11,7 @@ engine's pool but through ``store.writer`` (one connection, group commit).
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,12 @@ def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
     if "connect_timeout" in make_url(settings.sqlalchemy_url).query:
         return {}
     return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime: SQLite hands timestamps back
+    without a zone (they were stored as UTC), PostgreSQL in the session's zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def ping(engine: Engine) -> None:

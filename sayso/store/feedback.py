@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, RowMapping, select
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import feedback
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, RowMapping
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import feedback, feedback_tags
 from sayso.store.triage import DEFAULT_STATUSES
 

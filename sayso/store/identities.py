@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import identities, replay_sessions
 
 _i = identities.c

@@ -16,7 +16,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, select
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import feedback_people
 
 PAGE_SIZE = 50

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
 
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import feedback, replay_chunks, replay_sessions
 
 PAGE_SIZE = 50

@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 
 from sayso.store.blobs import BlobStore
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.schema import clients, replay_chunks, replay_sessions
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sayso.store import audit
 from sayso.store.blobs import BlobStore
-from sayso.store.clients import as_utc
+from sayso.store.database import as_utc
 from sayso.store.ids import new_sortable_id
 from sayso.store.schema import (
     feedback,
