@@ -35,7 +35,6 @@ from sayso.accounts.rate_limit import (
 )
 from sayso.accounts.sessions import (
     SESSION_LIFETIME,
-    end_all_sessions_for_user,
     end_session,
     get_session,
     start_session,
@@ -330,13 +329,15 @@ def test_ending_a_session_signs_out_only_that_browser(engine: Engine) -> None:
     assert not end_session(engine, token)
 
 
-def test_ending_all_sessions_of_a_user_leaves_other_users_signed_in(engine: Engine) -> None:
+def test_a_password_reset_ends_that_users_sessions_and_leaves_other_users_signed_in(
+    engine: Engine,
+) -> None:
     user = create_user(engine, new_email(), PASSWORD)
     bystander = create_user(engine, new_email("bystander"), PASSWORD)
     tokens = [start_session(engine, user.id)[0] for _ in range(3)]
     kept, _ = start_session(engine, bystander.id)
 
-    assert end_all_sessions_for_user(engine, user.id) == 3
+    assert set_password(engine, user.id, "a brand new password")
 
     assert all(user_for_token(engine, token) is None for token in tokens)
     assert user_for_token(engine, kept) is not None

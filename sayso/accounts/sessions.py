@@ -124,10 +124,3 @@ def end_session(engine: Engine, token: str) -> bool:
     with engine.begin() as conn:
         result = conn.execute(delete(sessions).where(sessions.c.token_hash == hash_token(token)))
     return bool(result.rowcount)
-
-
-def end_all_sessions_for_user(engine: Engine, user_id: str) -> int:
-    """Sign a user out everywhere; returns how many sessions ended."""
-    with engine.begin() as conn:
-        result = conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
-    return int(result.rowcount)

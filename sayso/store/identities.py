@@ -13,30 +13,16 @@ which only inserts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sayso.store.database import as_utc
 from sayso.store.schema import identities, replay_sessions
 
 _i = identities.c
 _s = replay_sessions.c
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    client_id: str
-    anonymous_id: str
-    external_user_id: str | None
-    email: str | None
-    display_name: str | None
-    traits: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
 
 
 def save_identity(
@@ -99,24 +85,6 @@ def _upsert(conn: Connection, key: dict[str, Any], values: dict[str, Any]) -> No
             index_elements=[_i.client_id, _i.anonymous_id],
             set_={name: statement.excluded[name] for name in values},
         )
-    )
-
-
-def get_identity(engine: Engine, client_id: str, anonymous_id: str) -> Identity | None:
-    query = select(identities).where(_i.client_id == client_id, _i.anonymous_id == anonymous_id)
-    with engine.connect() as conn:
-        m = conn.execute(query).mappings().first()
-    if m is None:
-        return None
-    return Identity(
-        client_id=m["client_id"],
-        anonymous_id=m["anonymous_id"],
-        external_user_id=m["external_user_id"],
-        email=m["email"],
-        display_name=m["display_name"],
-        traits=m["traits"],
-        created_at=as_utc(m["created_at"]),
-        updated_at=as_utc(m["updated_at"]),
     )
 
 
