@@ -2,9 +2,11 @@
 
 It owns the process lifespan (``on_startup``/``on_shutdown`` start and stop
 the shared ``Runtime``), so the outer dispatcher in ``sayso.app`` can hand it
-the ASGI ``lifespan`` scope unchanged. The pages are in ``auth.py`` (sign-in)
-``projects.py`` and ``inbox.py``; every response carries the security headers of
-``security.py``.
+the ASGI ``lifespan`` scope unchanged. The pages are in ``auth.py`` (sign-in),
+``projects.py``, ``inbox.py`` and their neighbours, side by side: a project
+page receives its checked ``Access`` from the dependencies of ``access.py``,
+and its shared helpers come from ``pages.py``. Every GET route answers HEAD
+too, and every response carries the security headers of ``security.py``.
 """
 
 from __future__ import annotations
@@ -13,17 +15,25 @@ import logging
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response
 from litestar.datastructures import ResponseHeader, State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 
+from sayso.dashboard.access import DEPENDENCIES, Refused, refused
 from sayso.dashboard.auth import ROUTES as AUTH_ROUTES
 from sayso.dashboard.body_limit import MAX_BODY_BYTES
 from sayso.dashboard.exports import ROUTES as EXPORT_ROUTES
 from sayso.dashboard.inbox import ROUTES as INBOX_ROUTES
 from sayso.dashboard.overview import ROUTES as OVERVIEW_ROUTES
-from sayso.dashboard.pages import ASSET_VERSION, FAVICON, SCRIPTS, STYLESHEET, render
+from sayso.dashboard.pages import (
+    ASSET_VERSION,
+    FAVICON,
+    SCRIPTS,
+    STYLESHEET,
+    get_or_head,
+    render,
+)
 from sayso.dashboard.people import ROUTES as PEOPLE_ROUTES
 from sayso.dashboard.projects import ROUTES as PROJECT_ROUTES
 from sayso.dashboard.replays import ROUTES as REPLAY_ROUTES
@@ -45,7 +55,7 @@ def _asset_cache(request: Request[Any, Any, Any]) -> str:
     return "no-cache"
 
 
-@get("/static/dashboard.css", sync_to_thread=False)
+@get_or_head("/static/dashboard.css", sync_to_thread=False)
 def stylesheet(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(
         STYLESHEET,
@@ -54,14 +64,14 @@ def stylesheet(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
-@get("/static/favicon.svg", sync_to_thread=False)
+@get_or_head("/static/favicon.svg", sync_to_thread=False)
 def favicon() -> Response[bytes]:
     return Response(
         FAVICON, media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"}
     )
 
 
-@get("/static/build/{name:str}", sync_to_thread=False)
+@get_or_head("/static/build/{name:str}", sync_to_thread=False)
 def script(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
     body = SCRIPTS.get(name)
     if body is None:
@@ -118,7 +128,8 @@ def create_dashboard(runtime: Runtime) -> Litestar:
             favicon,
         ],
         state=State({"runtime": runtime}),
-        exception_handlers={Exception: error_page},
+        dependencies=DEPENDENCIES,
+        exception_handlers={Refused: refused, Exception: error_page},
         # BodyLimit (sayso.app) refuses bigger bodies first; this is the second line.
         request_max_body_size=MAX_BODY_BYTES,
         response_headers=[ResponseHeader(name=k, value=v) for k, v in HEADERS.items()],

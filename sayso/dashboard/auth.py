@@ -11,9 +11,9 @@ had, so a token planted before sign-in is worthless after it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import Response, post
 from litestar.response import Redirect
 
 from sayso.accounts.hashing import RETRY_AFTER_SECONDS, Busy
@@ -25,12 +25,19 @@ from sayso.accounts.users import (
     DuplicateEmail,
     InvalidEmail,
     User,
-    count_users,
     normalise_email,
     store_user,
 )
 from sayso.client_ip import scope_client_ip
-from sayso.dashboard.pages import render
+from sayso.dashboard.access import (
+    AnyRequest,
+    forbidden,
+    has_users,
+    not_found,
+    runtime_of,
+    signed_in_user,
+)
+from sayso.dashboard.pages import form_field, get_or_head, render
 from sayso.dashboard.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -44,27 +51,7 @@ from sayso.dashboard.security import (
 )
 from sayso.store import audit
 
-if TYPE_CHECKING:
-    from sayso.app import Runtime
-
-AnyRequest = Request[Any, Any, Any]
 WRONG_CREDENTIALS = "Wrong email or password."
-
-
-def runtime_of(request: AnyRequest) -> Runtime:
-    return cast("Runtime", request.app.state.runtime)
-
-
-async def signed_in_user(request: AnyRequest) -> tuple[User, str] | None:
-    token = session_token(request)
-    if token is None:
-        return None
-    user = await asyncio.to_thread(user_for_token, runtime_of(request).engine, token)
-    return (user, token) if user else None
-
-
-async def has_users(request: AnyRequest) -> bool:
-    return await asyncio.to_thread(count_users, runtime_of(request).engine) > 0
 
 
 def _anonymous_form(
@@ -86,15 +73,6 @@ def _anonymous_form(
     return response
 
 
-def forbidden(reason: str | None = None) -> Response[str]:
-    """403: a missing or stale CSRF token by default, or ``reason`` (e.g. not an owner)."""
-    return render("forbidden.html", status_code=403, reason=reason)
-
-
-def not_found() -> Response[str]:
-    return render("not_found.html", status_code=404)
-
-
 async def _start_session(request: AnyRequest, user: User) -> Redirect:
     runtime = runtime_of(request)
     old = session_token(request)
@@ -106,18 +84,7 @@ async def _start_session(request: AnyRequest, user: User) -> Redirect:
     return Redirect(path="/", status_code=303, cookies=[session_cookie(runtime.settings, token)])
 
 
-def form_field(form: Any, name: str) -> str:
-    """A text field of a submitted form; "" when absent, not text, or holding a NUL.
-
-    Every form value the dashboard reads comes through here. A NUL can't be in
-    any legitimate value, and PostgreSQL refuses queries that carry one, so it
-    is treated as no value at all (each form then says what is missing).
-    """
-    value = form.get(name, "")
-    return value if isinstance(value, str) and "\x00" not in value else ""
-
-
-@get("/setup")
+@get_or_head("/setup")
 async def setup_form(request: AnyRequest) -> Response[str]:
     if await has_users(request):
         return not_found()
@@ -151,7 +118,7 @@ async def setup_submit(request: AnyRequest) -> Response[str] | Redirect:
     return await _start_session(request, user)
 
 
-@get("/login")
+@get_or_head("/login")
 async def login_form(request: AnyRequest) -> Response[str] | Redirect:
     if await signed_in_user(request) is not None:
         return Redirect(path="/", status_code=303)

@@ -1,7 +1,8 @@
 """Export the inbox's current view (its URL filters) as CSV or JSON.
 
 Every member may export what they can read, and every export is written to the
-audit log with its filters: exports are how data leaves Sayso. The file is
+audit log with its filters: exports are how data leaves Sayso (a HEAD reads and
+records nothing). The file is
 streamed in keyset batches, so a million rows never sit in memory at once.
 CSV cells are made formula-safe by ``sayso.export``.
 """
@@ -15,16 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import Response, get
-from litestar.params import FromPath
+from litestar import HttpMethod, Response
+from litestar.di import NamedDependency
 from litestar.response import Stream
 from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
-from sayso.dashboard.auth import AnyRequest, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, runtime_of
 from sayso.dashboard.inbox_query import parse, query_pairs
-from sayso.dashboard.pages import render
-from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.dashboard.pages import get_or_head, page_context, render
 from sayso.export import FIELDS, as_record, csv_row, csv_writer
 from sayso.store import audit, feedback_search
 from sayso.store.feedback_search import Filters
@@ -72,11 +72,9 @@ async def _json(batches: AsyncIterator[Sequence[RowMapping]]) -> AsyncIterator[b
     yield b"\n]\n"
 
 
-@get("/projects/{client_id:str}/export")
-async def export_feedback(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+@get_or_head("/projects/{client_id:str}/export")
+async def export_feedback(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    client_id = access.client.id
     fmt = request.query_params.get("format", "")
     if fmt not in FORMATS:
         return render(
@@ -88,6 +86,14 @@ async def export_feedback(request: AnyRequest, client_id: FromPath[str]) -> Resp
         )
     parsed = parse({k: list(request.query_params.getall(k)) for k in request.query_params})
     engine = runtime_of(request).engine
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    headers = {
+        "content-disposition": f'attachment; filename="sayso-{client_id}-{stamp}.{fmt}"',
+        "cache-control": "no-store",
+    }
+    if request.method == HttpMethod.HEAD:
+        # The headers only: no data leaves, so nothing is read or audited.
+        return Stream((), media_type=FORMATS[fmt], headers=headers)
     await asyncio.to_thread(
         audit.record,
         engine,
@@ -97,15 +103,9 @@ async def export_feedback(request: AnyRequest, client_id: FromPath[str]) -> Resp
         # Pairs, not a dict: rating, has and status repeat.
         {"format": fmt, "filters": [list(pair) for pair in query_pairs(parsed.filters)]},
     )
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     body = _batches(engine, client_id, parsed.filters)
     return Stream(
-        _csv(body) if fmt == "csv" else _json(body),
-        media_type=FORMATS[fmt],
-        headers={
-            "content-disposition": f'attachment; filename="sayso-{client_id}-{stamp}.{fmt}"',
-            "cache-control": "no-store",
-        },
+        _csv(body) if fmt == "csv" else _json(body), media_type=FORMATS[fmt], headers=headers
     )
 
 

@@ -1,7 +1,7 @@
 """A project's feedback inbox and each item's detail page.
 
 Members of any role may read both; non-members get the same 404 as on every
-project route (``projects._access``). Everything feedback carries was typed by
+project route (``dashboard/access.py``). Everything feedback carries was typed by
 strangers on the internet: it is printed through autoescaping templates only,
 and a URL becomes a link only when it is http(s) — never ``javascript:`` or
 ``data:``.
@@ -11,44 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from typing import Any
 
-from litestar import Response, get
+from litestar import Response
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
-from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, not_found, runtime_of
 from sayso.dashboard.inbox_query import href, parse, query_pairs, with_environment
-from sayso.dashboard.pages import render, time_tag
-from sayso.dashboard.projects import Access, page_context, project_access
-from sayso.dashboard.screenshots import dashboard_url
+from sayso.dashboard.pages import (
+    RATINGS,
+    excerpt,
+    get_or_head,
+    page_context,
+    rating_label,
+    render,
+    screenshot_url,
+    time_tag,
+    web_url,
+)
 from sayso.dashboard.user_agents import parse as parse_user_agent
 from sayso.store import feedback_search, overview, replay_views, triage
 from sayso.store.ids import possible_sortable_id
-
-RATINGS = {1: ("😞", "Terrible"), 2: ("🙁", "Bad"), 3: ("🙂", "Good"), 4: ("😍", "Amazing")}
-EXCERPT = 140
-# http(s) only, and no whitespace or control characters a browser would strip.
-_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
-
-
-def rating_label(rating: int | None) -> str:
-    face_word = RATINGS.get(rating) if rating is not None else None
-    return " ".join(face_word) if face_word else "—"
-
-
-def excerpt(comment: str | None) -> str:
-    if not comment:
-        return ""
-    flat = " ".join(comment.split())
-    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1].rstrip() + "…"
-
-
-def web_url(value: object) -> str | None:
-    """``value`` if it is an http(s) URL safe to put in ``href``/``src``, else None."""
-    return value if isinstance(value, str) and _WEB_URL.fullmatch(value) else None
 
 
 def _screenshots(row: RowMapping) -> list[dict[str, Any]]:
@@ -79,11 +65,9 @@ def _params(request: AnyRequest) -> dict[str, list[str]]:
     return {key: list(query.getall(key)) for key in query}
 
 
-@get("/projects/{client_id:str}/inbox")
-async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+@get_or_head("/projects/{client_id:str}/inbox")
+async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    client_id = access.client.id
     engine = runtime_of(request).engine
     parsed = parse(_params(request))
     filters = parsed.filters
@@ -119,7 +103,7 @@ async def inbox_page(request: AnyRequest, client_id: FromPath[str]) -> Response[
         statuses=triage.STATUS_LABELS,
         status_summary=_status_summary(filters),
         tags=project_tags,
-        can_triage=access.role != "viewer",
+        can_triage=access.allows("triage"),
         here=here,
         more_filters_open=any(
             (
@@ -176,13 +160,11 @@ async def _replay_href(engine: Engine, client_id: str, row: RowMapping) -> str |
     return f"/projects/{client_id}/replays/{session_id}?feedback={row['id']}"
 
 
-@get("/projects/{client_id:str}/feedback/{feedback_id:str}")
+@get_or_head("/projects/{client_id:str}/feedback/{feedback_id:str}")
 async def feedback_page(
-    request: AnyRequest, client_id: FromPath[str], feedback_id: FromPath[str]
+    request: AnyRequest, access: NamedDependency[Access], feedback_id: FromPath[str]
 ) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+    client_id = access.client.id
     engine = runtime_of(request).engine
     row = None
     if possible_sortable_id(feedback_id):
@@ -198,7 +180,7 @@ async def feedback_page(
     )
     shots = [
         {
-            "url": dashboard_url(client_id, s.get("fileName")),
+            "url": screenshot_url(client_id, s.get("fileName")),
             "name": str(s.get("fileName") or ""),
             "size": f"{s['width']} × {s['height']}" if "width" in s and "height" in s else "",  # noqa: RUF001
         }
@@ -208,7 +190,7 @@ async def feedback_page(
         "feedback.html",
         item=_item(row, tags),
         statuses=triage.STATUS_LABELS,
-        can_triage=access.role != "viewer",
+        can_triage=access.allows("triage"),
         here=f"/projects/{client_id}/feedback/{feedback_id}",
         tags=project_tags,
         notes=[

@@ -16,14 +16,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Response, get
-from litestar.params import FromPath
+from litestar import Response
+from litestar.di import NamedDependency
 
-from sayso.dashboard.auth import AnyRequest, runtime_of
-from sayso.dashboard.inbox import RATINGS
+from sayso.dashboard.access import Access, AnyRequest, runtime_of
 from sayso.dashboard.inbox_query import EVERY_STATUS, MAX_TEXT
-from sayso.dashboard.pages import render
-from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.dashboard.pages import (
+    RATINGS,
+    environment_param,
+    get_or_head,
+    page_context,
+    render,
+    switcher,
+)
 from sayso.store import overview
 
 PERIODS = (7, 30, 90, 365)
@@ -205,35 +210,6 @@ def _period(raw: str | None, notes: list[str]) -> int:
     return DEFAULT_PERIOD
 
 
-def environment_param(request: AnyRequest, notes: list[str]) -> str:
-    """The ``env`` query value as a rollup key: '' is the default inbox, as in the inbox's URLs."""
-    raw = (request.query_params.get("env") or "").strip()
-    if "\x00" in raw or len(raw) > 64:
-        notes.append("Ignored env: not an environment name.")
-        return ""
-    return raw
-
-
-def switcher(
-    base: str, current: str, named: list[str], extra: list[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    """The environment tabs, like the inbox's: Default, then each named environment."""
-    envs = [("Default", ""), *((e, e) for e in named)]
-    if current and current not in named:
-        envs.append((current, current))
-    tabs = []
-    for label, env in envs:
-        pairs = ([("env", env)] if env else []) + extra
-        tabs.append(
-            {
-                "label": label,
-                "href": f"{base}?{urlencode(pairs)}" if pairs else base,
-                "current": env == current,
-            }
-        )
-    return tabs
-
-
 def _change(now: float | None, before: float | None, percent: bool) -> str | None:
     if now is None or before is None or (percent and before == 0):
         return None
@@ -243,11 +219,9 @@ def _change(now: float | None, before: float | None, percent: bool) -> str | Non
     return f"{change:+d}%" if percent else f"{change:+.2f}"
 
 
-@get("/projects/{client_id:str}/overview")
-async def overview_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+@get_or_head("/projects/{client_id:str}/overview")
+async def overview_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    client_id = access.client.id
     engine = runtime_of(request).engine
     notes: list[str] = []
     period = _period(request.query_params.get("period"), notes)

@@ -11,14 +11,19 @@ import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Response, get
-from litestar.params import FromPath
+from litestar import Response
+from litestar.di import NamedDependency
 
-from sayso.dashboard.auth import AnyRequest, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, runtime_of
 from sayso.dashboard.inbox_query import EVERY_STATUS
-from sayso.dashboard.overview import environment_param, switcher
-from sayso.dashboard.pages import render, time_tag
-from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.dashboard.pages import (
+    environment_param,
+    get_or_head,
+    page_context,
+    render,
+    switcher,
+    time_tag,
+)
 from sayso.store import overview, people
 from sayso.store.people import SORTS, Sort
 
@@ -52,11 +57,9 @@ def _prefix(raw: str | None, notes: list[str]) -> str:
     return value
 
 
-@get("/projects/{client_id:str}/people")
-async def people_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+@get_or_head("/projects/{client_id:str}/people")
+async def people_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    client_id = access.client.id
     engine = runtime_of(request).engine
     query = request.query_params
     notes: list[str] = []

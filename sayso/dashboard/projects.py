@@ -3,7 +3,8 @@
 A project is what the API calls a client. Access is membership only: someone
 who is not a member gets 404 on every project route, so the pages don't
 confirm which client ids exist. Members and viewers may look; changes and the
-audit log are for owners (403 otherwise). Every change is a POST carrying the
+audit log are for owners (403 otherwise); ``dashboard/access.py`` checks both
+before a handler runs. Every change is a POST carrying the
 CSRF token, answered with a redirect (so a reload doesn't repeat it), and is
 written to the audit log.
 """
@@ -14,17 +15,15 @@ import asyncio
 import json
 import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from litestar import Response, get, post
-from litestar.params import FromPath
+from litestar import Response, post
+from litestar.di import NamedDependency
 from litestar.response import Redirect
 
 from sayso.accounts.memberships import (
     ROLES,
     MembershipError,
-    Role,
     add_member,
     change_role,
     create_project,
@@ -32,97 +31,24 @@ from sayso.accounts.memberships import (
     parse_role,
     projects_for,
     remove_member,
-    role_for,
 )
-from sayso.accounts.users import User, find_user_by_email
-from sayso.dashboard.auth import (
-    AnyRequest,
-    forbidden,
-    form_field,
-    has_users,
-    not_found,
-    runtime_of,
-    signed_in_user,
-)
-from sayso.dashboard.pages import render
-from sayso.dashboard.security import CSRF_FIELD, csrf_ok, csrf_token
+from sayso.accounts.users import find_user_by_email
+from sayso.dashboard.access import Access, AnyRequest, SignedIn, requires, runtime_of
+from sayso.dashboard.pages import form_field, get_or_head, page_context, render
+from sayso.dashboard.security import csrf_token
 from sayso.origins import InvalidOrigin
 from sayso.store import audit, overview
 from sayso.store.clients import (
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
-    Client,
     delete_client,
-    get_client,
-    possible_client_id,
     update_client,
 )
 
-OWNERS_ONLY = "Only the project's owners can do that."
 
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """A signed-in member's view of one project."""
-
-    user: User
-    token: str
-    client: Client
-    role: Role
-
-    @property
-    def is_owner(self) -> bool:
-        return self.role == "owner"
-
-
-async def _signed_in_or_redirect(request: AnyRequest) -> tuple[User, str] | Redirect:
-    signed_in = await signed_in_user(request)
-    if signed_in is None:
-        return Redirect(path="/login" if await has_users(request) else "/setup", status_code=303)
-    return signed_in
-
-
-async def project_access(request: AnyRequest, client_id: str) -> Access | Response[Any]:
-    """The caller's access to ``client_id``, or the response to send instead (redirect, 404)."""
-    signed_in = await _signed_in_or_redirect(request)
-    if isinstance(signed_in, Redirect):
-        return signed_in
-    user, token = signed_in
-    if not possible_client_id(client_id):
-        return not_found()
-    engine = runtime_of(request).engine
-    role = await asyncio.to_thread(role_for, engine, user.id, client_id)
-    client = await asyncio.to_thread(get_client, engine, client_id) if role else None
-    if role is None or client is None:
-        return not_found()
-    return Access(user, token, client, role)
-
-
-async def project_form(request: AnyRequest, client_id: str) -> tuple[Access, Any] | Response[Any]:
-    """A POSTed project form with its CSRF token checked, and the caller's access.
-
-    Or the response to send instead: a redirect, a 404 for non-members, a 403
-    for a missing or stale token. Role checks are each action's own.
-    """
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
-    form = await request.form()
-    if not csrf_ok(access.token, form.get(CSRF_FIELD)):
-        return forbidden()
-    return access, form
-
-
-def page_context(a: Access) -> dict[str, Any]:
-    return {"user": a.user, "client": a.client, "role": a.role, "csrf_token": csrf_token(a.token)}
-
-
-@get("/")
-async def home(request: AnyRequest) -> Response[str] | Redirect:
-    signed_in = await _signed_in_or_redirect(request)
-    if isinstance(signed_in, Redirect):
-        return signed_in
-    user, token = signed_in
+@get_or_head("/")
+async def home(request: AnyRequest, signed_in: NamedDependency[SignedIn]) -> Response[str]:
+    user, token = signed_in.user, signed_in.token
     projects = await asyncio.to_thread(projects_for, runtime_of(request).engine, user.id)
     return render(
         "home.html", user=user, projects=projects, csrf_token=csrf_token(token), error=None, name=""
@@ -130,14 +56,11 @@ async def home(request: AnyRequest) -> Response[str] | Redirect:
 
 
 @post("/projects")
-async def new_project(request: AnyRequest) -> Response[str] | Redirect:
-    signed_in = await _signed_in_or_redirect(request)
-    if isinstance(signed_in, Redirect):
-        return signed_in
-    user, token = signed_in
+async def new_project(
+    request: AnyRequest, signed_in: NamedDependency[SignedIn]
+) -> Response[str] | Redirect:
+    user, token = signed_in.user, signed_in.token
     form = await request.form()
-    if not csrf_ok(token, form.get(CSRF_FIELD)):
-        return forbidden()
     engine = runtime_of(request).engine
     name = form_field(form, "name")
     try:
@@ -159,11 +82,8 @@ async def new_project(request: AnyRequest) -> Response[str] | Redirect:
     return Redirect(path=f"/projects/{client.id}", status_code=303)
 
 
-@get("/projects/{client_id:str}")
-async def project_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+@get_or_head("/projects/{client_id:str}")
+async def project_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
     public_url = runtime_of(request).settings.public_url
     context = page_context(access) | snippets(public_url, access.client.id)
     return render("project.html", **context)
@@ -184,11 +104,8 @@ def snippets(public_url: str, client_id: str) -> dict[str, str]:
     }
 
 
-@get("/projects/{client_id:str}/settings")
-async def settings_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+@get_or_head("/projects/{client_id:str}/settings")
+async def settings_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
     return await _render_settings(request, access)
 
 
@@ -212,14 +129,9 @@ async def _render_settings(
     )
 
 
-@post("/projects/{client_id:str}/settings")
-async def settings_submit(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    submitted = await project_form(request, client_id)
-    if isinstance(submitted, Response):
-        return submitted
-    access, form = submitted
-    if not access.is_owner:
-        return forbidden(OWNERS_ONLY)
+@post("/projects/{client_id:str}/settings", dependencies=requires("manage"))
+async def settings_submit(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    form = await request.form()
     action = form_field(form, "action")
     handler = _ACTIONS.get(action)
     if handler is None:
@@ -234,17 +146,13 @@ async def settings_submit(request: AnyRequest, client_id: FromPath[str]) -> Resp
         return await _render_settings(request, access, status_code=400, error=str(exc))
     if isinstance(done, Response):
         return done
-    return Redirect(path=f"/projects/{client_id}/settings", status_code=303)
+    return Redirect(path=f"/projects/{access.client.id}/settings", status_code=303)
 
 
-@get("/projects/{client_id:str}/audit")
-async def audit_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
-    if not access.is_owner:
-        return forbidden(OWNERS_ONLY)
-    entries = await asyncio.to_thread(audit.entries, runtime_of(request).engine, client_id)
+@get_or_head("/projects/{client_id:str}/audit", dependencies=requires("manage"))
+async def audit_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    engine = runtime_of(request).engine
+    entries = await asyncio.to_thread(audit.entries, engine, access.client.id)
     return render("project_audit.html", entries=entries, **page_context(access))
 
 

@@ -19,15 +19,22 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Response, get
+from litestar import HttpMethod, Response
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
-from sayso.dashboard.inbox import excerpt, rating_label, web_url
+from sayso.dashboard.access import Access, AnyRequest, not_found, runtime_of
 from sayso.dashboard.inbox_query import parse_date
-from sayso.dashboard.pages import render, time_tag
-from sayso.dashboard.projects import Access, page_context, project_access
+from sayso.dashboard.pages import (
+    excerpt,
+    get_or_head,
+    page_context,
+    rating_label,
+    render,
+    time_tag,
+    web_url,
+)
 from sayso.dashboard.security import PLAYER_CSP
 from sayso.store import replay_views
 from sayso.store.ids import possible_sortable_id
@@ -85,11 +92,9 @@ def _link(base: str, pairs: list[tuple[str, str]]) -> str:
     return f"{base}?{urlencode(pairs)}" if pairs else base
 
 
-@get("/projects/{client_id:str}/replays")
-async def replays_page(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+@get_or_head("/projects/{client_id:str}/replays")
+async def replays_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    client_id = access.client.id
     engine = runtime_of(request).engine
     notes: list[str] = []
     filters, pairs = _filters(request, notes)
@@ -138,13 +143,11 @@ async def replays_page(request: AnyRequest, client_id: FromPath[str]) -> Respons
     )
 
 
-@get("/projects/{client_id:str}/replays/{session_id:str}")
+@get_or_head("/projects/{client_id:str}/replays/{session_id:str}")
 async def player_page(
-    request: AnyRequest, client_id: FromPath[str], session_id: FromPath[str]
+    request: AnyRequest, access: NamedDependency[Access], session_id: FromPath[str]
 ) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+    client_id = access.client.id
     runtime = runtime_of(request)
     engine = runtime.engine
     session = None
@@ -202,21 +205,20 @@ async def player_page(
     return response
 
 
-@get("/projects/{client_id:str}/replays/{session_id:str}/events.json")
+@get_or_head("/projects/{client_id:str}/replays/{session_id:str}/events.json")
 async def replay_events(
-    request: AnyRequest, client_id: FromPath[str], session_id: FromPath[str]
+    request: AnyRequest, access: NamedDependency[Access], session_id: FromPath[str]
 ) -> Response[Any]:
     """The session's events as one JSON array, streamed a chunk at a time."""
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+    client_id = access.client.id
     runtime = runtime_of(request)
     if not possible_sortable_id(session_id) or not await asyncio.to_thread(
         replay_views.session_in_project, runtime.engine, client_id, session_id
     ):
         return not_found()
+    head = request.method == HttpMethod.HEAD  # the headers only: no blob is read
     return Stream(
-        iter_events_json(runtime.engine, runtime.blobs, session_id),
+        () if head else iter_events_json(runtime.engine, runtime.blobs, session_id),
         media_type="application/json",
         # Only the signed-in member's browser may keep it; a session still
         # recording grows, so nothing is marked fresh for long.

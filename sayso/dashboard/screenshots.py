@@ -12,32 +12,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from litestar import Response, get
+from litestar import Response
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from sayso.dashboard.auth import AnyRequest, not_found, runtime_of
-from sayso.dashboard.projects import Access, project_access
+from sayso.dashboard.access import Access, AnyRequest, not_found, runtime_of
+from sayso.dashboard.pages import get_or_head
 from sayso.ingest.screenshots import FILE_NAME
 from sayso.store.screenshots import find_screenshots
 
 
-def dashboard_url(client_id: str, file_name: object) -> str | None:
-    """The dashboard's URL for one of ``client_id``'s screenshots, or None if it isn't one."""
-    if not isinstance(file_name, str):
-        return None
-    match = FILE_NAME.match(file_name)
-    if match is None or match.group(1) != client_id:
-        return None
-    return f"/projects/{client_id}/screenshots/{file_name.split('/', 1)[1]}"
-
-
-@get("/projects/{client_id:str}/screenshots/{name:str}")
+@get_or_head("/projects/{client_id:str}/screenshots/{name:str}")
 async def screenshot(
-    request: AnyRequest, client_id: FromPath[str], name: FromPath[str]
+    request: AnyRequest, access: NamedDependency[Access], name: FromPath[str]
 ) -> Response[Any]:
-    access = await project_access(request, client_id)
-    if not isinstance(access, Access):
-        return access
+    client_id = access.client.id
     file_name = f"{client_id}/{name}"
     if not FILE_NAME.match(file_name):
         return not_found()

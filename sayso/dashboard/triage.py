@@ -14,17 +14,14 @@ import re
 from typing import Any
 
 from litestar import Response, post
-from litestar.params import FromPath
+from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from sayso.dashboard.auth import AnyRequest, forbidden, form_field, runtime_of
-from sayso.dashboard.pages import render
-from sayso.dashboard.projects import Access, page_context, project_form
+from sayso.dashboard.access import REFUSALS, Access, AnyRequest, forbidden, requires, runtime_of
+from sayso.dashboard.pages import form_field, page_context, render
 from sayso.store import triage
 from sayso.store.ids import possible_sortable_id
 
-VIEWERS_READ_ONLY = "Viewers can read feedback but not triage it."
-OWNERS_DELETE = "Only the project's owners can delete feedback."
 # A path on this project, with an optional query; no scheme, host or "//".
 _NEXT = re.compile(r"/projects/[A-Za-z0-9_]{1,64}(/[A-Za-z0-9_/-]*)?(\?[^\s#\\]*)?")
 
@@ -74,8 +71,8 @@ async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
         if not added:
             raise ValueError("That feedback no longer exists.")
     elif action == "delete":
-        if access.role != "owner":
-            raise PermissionError(OWNERS_DELETE)
+        if not access.allows("delete"):
+            raise PermissionError(REFUSALS["delete"])
         if not ids:
             raise ValueError("Select some feedback first.")
         blobs = runtime_of(request).blobs
@@ -86,15 +83,10 @@ async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
         raise ValueError("Unknown action; reload the page and try again.")
 
 
-@post("/projects/{client_id:str}/triage")
-async def triage_submit(request: AnyRequest, client_id: FromPath[str]) -> Response[Any]:
-    submitted = await project_form(request, client_id)
-    if isinstance(submitted, Response):
-        return submitted
-    access, form = submitted
-    if access.role == "viewer":
-        return forbidden(VIEWERS_READ_ONLY)
-    back = _next_url(form, client_id)
+@post("/projects/{client_id:str}/triage", dependencies=requires("triage"))
+async def triage_submit(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
+    form = await request.form()
+    back = _next_url(form, access.client.id)
     try:
         await _apply(access, request, form)
     except PermissionError as exc:

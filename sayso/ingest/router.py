@@ -82,7 +82,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/identify": {"POST": identify},
     "/api/ping": {"GET": ping, "HEAD": ping},
     "/healthz": {"GET": healthz, "HEAD": healthz},
-    "/openapi.json": {"GET": openapi},
+    "/openapi.json": {"GET": openapi, "HEAD": openapi},
     "/widget.js": {"GET": serve_widget_asset, "HEAD": serve_widget_asset},
 }
 # Paths with an identifier after the prefix; the handler reads the rest.
