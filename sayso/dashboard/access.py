@@ -25,7 +25,7 @@ from sayso.accounts.memberships import Role
 from sayso.accounts.sessions import user_for_token
 from sayso.accounts.users import User, count_users
 from sayso.dashboard.pages import render
-from sayso.dashboard.security import CSRF_FIELD, HEADERS, csrf_ok, session_token
+from sayso.dashboard.security import CSRF_FIELD, HEADERS, csrf_ok, csrf_token, session_token
 from sayso.store.clients import Client
 
 if TYPE_CHECKING:
@@ -101,6 +101,16 @@ class Access:
 
     def allows(self, action: Action) -> bool:
         return self.project.allows(action)
+
+
+def page_context(access: Access) -> dict[str, Any]:
+    """What every project page's layout prints: who, which project, in what role."""
+    return {
+        "user": access.user,
+        "client": access.client,
+        "role": access.role,
+        "csrf_token": csrf_token(access.token),
+    }
 
 
 async def signed_in_user(request: AnyRequest) -> SignedIn | None:

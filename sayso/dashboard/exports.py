@@ -22,9 +22,9 @@ from litestar.response import Stream
 from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
-from sayso.dashboard.access import Access, AnyRequest, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, page_context, runtime_of
 from sayso.dashboard.inbox_query import parse, query_pairs
-from sayso.dashboard.pages import get_or_head, page_context, render
+from sayso.dashboard.pages import get_or_head, render
 from sayso.export import FIELDS, as_record, csv_row, csv_writer
 from sayso.store import audit, feedback_search
 from sayso.store.feedback_search import Filters

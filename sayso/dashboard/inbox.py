@@ -19,13 +19,12 @@ from litestar.params import FromPath
 from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
-from sayso.dashboard.access import Access, AnyRequest, not_found, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, not_found, page_context, runtime_of
 from sayso.dashboard.inbox_query import href, parse, query_pairs, with_environment
 from sayso.dashboard.pages import (
     RATINGS,
     excerpt,
     get_or_head,
-    page_context,
     rating_label,
     render,
     screenshot_url,

@@ -19,13 +19,12 @@ from urllib.parse import urlencode
 from litestar import Response
 from litestar.di import NamedDependency
 
-from sayso.dashboard.access import Access, AnyRequest, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, page_context, runtime_of
 from sayso.dashboard.inbox_query import EVERY_STATUS, MAX_TEXT
 from sayso.dashboard.pages import (
     RATINGS,
     environment_param,
     get_or_head,
-    page_context,
     render,
     switcher,
 )

@@ -13,19 +13,15 @@ import hashlib
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import HttpMethod, Request, Response, route
 from litestar.handlers import HTTPRouteHandler
 
-from sayso.dashboard.security import csrf_token
 from sayso.ingest.screenshots import FILE_NAME
 from sayso.store.database import as_utc
-
-if TYPE_CHECKING:
-    from sayso.dashboard.access import Access
 
 HERE = Path(__file__).resolve().parent
 
@@ -71,16 +67,6 @@ def render(template: str, *, status_code: int = 200, **context: Any) -> Response
 def get_or_head(path: str, **options: Any) -> HTTPRouteHandler:
     """Litestar's ``@get`` answering HEAD too: same handler, the server leaves out the body."""
     return route(path, http_method=[HttpMethod.GET, HttpMethod.HEAD], **options)
-
-
-def page_context(access: Access) -> dict[str, Any]:
-    """What every project page's layout prints: who, which project, in what role."""
-    return {
-        "user": access.user,
-        "client": access.client,
-        "role": access.role,
-        "csrf_token": csrf_token(access.token),
-    }
 
 
 def form_field(form: Any, name: str) -> str:

@@ -14,12 +14,11 @@ from urllib.parse import urlencode
 from litestar import Response
 from litestar.di import NamedDependency
 
-from sayso.dashboard.access import Access, AnyRequest, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, page_context, runtime_of
 from sayso.dashboard.inbox_query import EVERY_STATUS
 from sayso.dashboard.pages import (
     environment_param,
     get_or_head,
-    page_context,
     render,
     switcher,
     time_tag,

@@ -33,8 +33,8 @@ from sayso.accounts.memberships import (
     remove_member,
 )
 from sayso.accounts.users import find_user_by_email
-from sayso.dashboard.access import Access, AnyRequest, SignedIn, requires, runtime_of
-from sayso.dashboard.pages import form_field, get_or_head, page_context, render
+from sayso.dashboard.access import Access, AnyRequest, SignedIn, page_context, requires, runtime_of
+from sayso.dashboard.pages import form_field, get_or_head, render
 from sayso.dashboard.security import csrf_token
 from sayso.origins import InvalidOrigin
 from sayso.store import audit, overview

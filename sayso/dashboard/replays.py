@@ -24,12 +24,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from sayso.dashboard.access import Access, AnyRequest, not_found, runtime_of
+from sayso.dashboard.access import Access, AnyRequest, not_found, page_context, runtime_of
 from sayso.dashboard.inbox_query import parse_date
 from sayso.dashboard.pages import (
     excerpt,
     get_or_head,
-    page_context,
     rating_label,
     render,
     time_tag,

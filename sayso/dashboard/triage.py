@@ -17,8 +17,16 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
-from sayso.dashboard.access import REFUSALS, Access, AnyRequest, forbidden, requires, runtime_of
-from sayso.dashboard.pages import form_field, page_context, render
+from sayso.dashboard.access import (
+    REFUSALS,
+    Access,
+    AnyRequest,
+    forbidden,
+    page_context,
+    requires,
+    runtime_of,
+)
+from sayso.dashboard.pages import form_field, render
 from sayso.store import triage
 from sayso.store.ids import possible_sortable_id
 
