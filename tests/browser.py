@@ -16,6 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy import Engine
+
+from sayso.settings import Settings
+from sayso.store.blobs import open_blob_store
+from sayso.store.replay_views import SessionFilters, find_sessions
+from sayso.store.replays import ReplaySession, get_session, iter_events_json
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,6 +51,17 @@ def ordinary_user_agent(browser: Browser) -> str:
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
         f"Chrome/{browser.version} Safari/537.36"
     )
+
+
+def recorded_sessions(engine: Engine, client_id: str) -> list[ReplaySession]:
+    """The client's replay sessions, newest first, as the dashboard's list finds them."""
+    rows = find_sessions(engine, client_id, SessionFilters()).rows
+    return [s for row in rows if (s := get_session(engine, row.id)) is not None]
+
+
+def recorded_events(settings: Settings, engine: Engine, session_id: str) -> bytes:
+    """A session's events as the player fetches them: its chunks joined into one JSON array."""
+    return b"".join(iter_events_json(engine, open_blob_store(settings), session_id))
 
 
 @contextmanager

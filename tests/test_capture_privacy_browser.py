@@ -16,7 +16,6 @@ recording of the same page must not contain any of it either.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import secrets
@@ -33,12 +32,17 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import Engine, select
 
 from sayso.settings import Settings
-from sayso.store.blobs import open_blob_store
 from sayso.store.clients import create_client
-from sayso.store.replays import ReplaySession, list_chunks, list_sessions
+from sayso.store.replays import ReplaySession
 from sayso.store.schema import feedback
 from tests.browser import chromium as launched_chromium
-from tests.browser import host_site, ordinary_user_agent, strict_csp
+from tests.browser import (
+    host_site,
+    ordinary_user_agent,
+    recorded_events,
+    recorded_sessions,
+    strict_csp,
+)
 from tests.live_server import LiveServer, migrated_server
 
 pytestmark = pytest.mark.browser
@@ -373,12 +377,7 @@ def test_a_captured_page_shows_no_field_value_nor_blocked_or_masked_text_and_is_
 
 
 def stored_events(server: LiveServer, engine: Engine, session_id: str) -> list[dict[str, Any]]:
-    blobs = open_blob_store(server.settings)
-    events: list[dict[str, Any]] = []
-    for chunk in list_chunks(engine, session_id):
-        data = blobs.get(chunk.blob_key)
-        assert data is not None
-        events.extend(json.loads(gzip.decompress(data)))
+    events: list[dict[str, Any]] = json.loads(recorded_events(server.settings, engine, session_id))
     return events
 
 
@@ -419,7 +418,7 @@ def test_a_recording_of_the_same_page_hides_the_same_things(
     page = context.new_page()
     page.goto(url)
     session: ReplaySession = wait_for(
-        lambda: next(iter(list_sessions(engine, client_id)), None), message="no session started"
+        lambda: next(iter(recorded_sessions(engine, client_id)), None), message="no session started"
     )
     fill(page, private)
     typed = ("*" * len(private.holder), "*" * len(private.card), "*" * len(private.framed))

@@ -30,14 +30,13 @@ from sayso.cli import main
 from sayso.settings import Settings
 from sayso.store.blobs import BlobStore, open_blob_store
 from sayso.store.clients import create_client, delete_client, update_client
+from sayso.store.replay_views import SessionFilters, find_sessions
 from sayso.store.replays import (
     FINALISE_GRACE,
     close_idle_sessions,
     delete_expired_sessions,
     get_session,
     iter_events_json,
-    list_chunks,
-    list_sessions,
     session_blob_folder,
 )
 from sayso.store.schema import replay_chunks, replay_sessions
@@ -487,7 +486,7 @@ def test_dropped_before_is_recorded_for_the_player_to_mark_the_gap(stack: Stack)
     stack.put(session_id, 0, gz(events(1)), client_id)
     stack.put(session_id, 1, gz(events(1)), client_id, {"X-Usero-Dropped-Before": "3"})
 
-    assert [c.dropped_before for c in list_chunks(stack.engine, session_id)] == [0, 3]
+    assert [r["dropped_before"] for r in stack.chunk_rows(session_id)] == [0, 3]
     session = get_session(stack.engine, session_id)
     assert session is not None
     assert (session.chunk_count, session.dropped_chunks, session.duration_ms) == (2, 3, 6000)
@@ -840,13 +839,15 @@ def test_a_clients_sessions_are_listed_newest_first_with_their_totals(stack: Sta
     older, newer = stack.session(client_id), stack.session(client_id)
     stack.put(newer, 0, gz(events(3)), client_id)
 
-    listed = list_sessions(stack.engine, client_id)
+    listed = find_sessions(stack.engine, client_id, SessionFilters()).rows
     assert [s.id for s in listed] == [newer, older]
     assert (listed[0].chunk_count, listed[1].chunk_count) == (1, 0)
-    page_two = list_sessions(
-        stack.engine, client_id, limit=1, before=(listed[0].created_at, listed[0].id)
-    )
-    assert [s.id for s in page_two] == [older]
+    page_one = find_sessions(stack.engine, client_id, SessionFilters(), limit=1)
+    assert [s.id for s in page_one.rows] == [newer]
+    assert page_one.older is not None
+    page_two = find_sessions(stack.engine, client_id, SessionFilters(), before=page_one.older)
+    assert [s.id for s in page_two.rows] == [older]
+    assert page_two.older is None
 
 
 def test_the_cli_prints_the_events_of_every_chunk_as_one_json_array(stack: Stack) -> None:

@@ -29,9 +29,15 @@ from sqlalchemy import select
 from sayso.accounts.memberships import create_project
 from sayso.accounts.users import create_user
 from sayso.settings import Settings
-from sayso.store.replays import get_session, list_sessions
+from sayso.store.replays import get_session
 from sayso.store.schema import feedback
-from tests.browser import HOSTILE_CSS, host_page, host_site, ordinary_user_agent
+from tests.browser import (
+    HOSTILE_CSS,
+    host_page,
+    host_site,
+    ordinary_user_agent,
+    recorded_sessions,
+)
 from tests.browser import chromium as launched_chromium
 from tests.live_server import LiveServer
 from tests.test_dashboard_auth import start_server
@@ -349,7 +355,7 @@ def test_watch_session_replay_opens_the_player_just_before_the_feedback_with_its
     shop = visitor.new_page()
     shop.goto(url)
     session = wait_for(
-        lambda: next(iter(list_sessions(engine, client_id)), None), message="no session"
+        lambda: next(iter(recorded_sessions(engine, client_id)), None), message="no session"
     )
     shop.locator("#q").press_sequentially("red shoes", delay=30)
     shop.get_by_role("button", name="The app's own button").click()

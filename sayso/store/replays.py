@@ -2,8 +2,9 @@
 
 The ingest API (``sayso.ingest.replay``) writes through the group-commit
 writer; everything here is synchronous and meant for a thread (or the CLI).
-The dashboard's player reads with ``get_session``, ``list_chunks`` and
-``iter_events_json``; its list page with ``list_sessions``.
+The dashboard's player reads a session with ``get_session`` and its events
+with ``iter_events_json``; what its pages list and mark (sessions, linked
+feedback, gaps) is in ``replay_views``.
 
 A chunk's events are stored gzip-compressed in the blob store, exactly one
 JSON array per blob (checked at ingest), so the events of a whole session are
@@ -28,7 +29,6 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Row,
-    and_,
     bindparam,
     delete,
     exists,
@@ -96,19 +96,6 @@ class ReplaySession:
 
 
 @dataclass(frozen=True, slots=True)
-class ReplayChunk:
-    seq: int
-    blob_key: str
-    compressed_bytes: int
-    event_count: int | None
-    duration_ms: int | None
-    dropped_before: int  # chunks lost just before this one: a gap to mark
-    created_at: datetime
-    first_event_ms: int | None  # its events' first and last timestamps (epoch
-    last_event_ms: int | None  # ms, browser clock); None if unknown
-
-
-@dataclass(frozen=True, slots=True)
 class ChunkTarget:
     """What the chunk endpoint must know about a session before storing a chunk."""
 
@@ -170,45 +157,6 @@ def get_session(engine: Engine, session_id: str) -> ReplaySession | None:
     with engine.connect() as conn:
         row = conn.execute(_SESSION_WITH_TOTALS.where(_s.id == session_id)).first()
     return _session(row) if row else None
-
-
-def list_sessions(
-    engine: Engine,
-    client_id: str,
-    *,
-    limit: int = 50,
-    before: tuple[datetime, str] | None = None,
-) -> list[ReplaySession]:
-    """A client's sessions, newest first; ``before`` = (created_at, id) of the
-    last one on the previous page (keyset pagination)."""
-    query = _SESSION_WITH_TOTALS.where(_s.client_id == client_id)
-    if before is not None:
-        at, last_id = before
-        query = query.where((_s.created_at < at) | (and_(_s.created_at == at, _s.id < last_id)))
-    query = query.order_by(_s.created_at.desc(), _s.id.desc()).limit(limit)
-    with engine.connect() as conn:
-        return [_session(row) for row in conn.execute(query)]
-
-
-def list_chunks(engine: Engine, session_id: str) -> list[ReplayChunk]:
-    """The session's chunks in seq order. A seq missing from the run, or a
-    chunk with ``dropped_before`` > 0, is a gap in the recording."""
-    query = select(replay_chunks).where(_c.session_id == session_id).order_by(_c.seq)
-    with engine.connect() as conn:
-        return [
-            ReplayChunk(
-                seq=m["seq"],
-                blob_key=m["blob_key"],
-                compressed_bytes=m["compressed_bytes"],
-                event_count=m["event_count"],
-                duration_ms=m["duration_ms"],
-                dropped_before=m["dropped_before"],
-                created_at=as_utc(m["created_at"]),
-                first_event_ms=m["first_event_ms"],
-                last_event_ms=m["last_event_ms"],
-            )
-            for m in conn.execute(query).mappings()
-        ]
 
 
 def iter_events_json(engine: Engine, blobs: BlobStore, session_id: str) -> Iterator[bytes]:
