@@ -7,6 +7,7 @@ Every test that takes ``backend`` (directly or through ``server``, ``engine``,
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -18,6 +19,9 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from sayso.accounts import login
+from sayso.accounts.hashing import HashPool
+from sayso.accounts.users import User
 from sayso.settings import Settings
 from sayso.store import migrate
 from sayso.store.clients import create_client
@@ -165,6 +169,29 @@ def upload_screenshot() -> Callable[..., dict[str, object]]:
         return response.json()["screenshot"]  # type: ignore[no-any-return]
 
     return upload
+
+
+SignIn = Callable[[str, str], User | None]
+
+
+@pytest.fixture
+def sign_in_as(engine: Engine) -> SignIn:
+    """``sign_in_as(email, password)`` → the user or None, the way the dashboard
+    signs in (limits, the hash pool, the sign-in time), without HTTP. Each call
+    comes from an address of its own, so no test runs into another's limits."""
+
+    def sign_in_once(email: str, password: str) -> User | None:
+        async def attempt() -> User | None:
+            hashes = HashPool()
+            try:
+                address = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
+                return await login.sign_in(engine, hashes, email, password, address)
+            finally:
+                hashes.shutdown()
+
+        return asyncio.run(attempt())
+
+    return sign_in_once
 
 
 @pytest.fixture

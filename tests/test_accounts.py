@@ -43,7 +43,6 @@ from sayso.accounts.sessions import (
 from sayso.accounts.users import (
     DuplicateEmail,
     InvalidEmail,
-    authenticate,
     count_users,
     create_user,
     find_user_by_email,
@@ -52,6 +51,7 @@ from sayso.accounts.users import (
 )
 from sayso.store.database import as_utc
 from sayso.store.schema import sessions, sign_in_limits, users
+from tests.conftest import SignIn
 
 PASSWORD = "correct horse battery"
 
@@ -162,15 +162,15 @@ def test_a_short_password_is_refused_and_nothing_is_written(engine: Engine) -> N
     assert users_with_email(engine, email) == 0
 
 
-def test_authenticate_returns_the_user_only_for_the_right_password_and_records_the_time(
-    engine: Engine,
+def test_signing_in_returns_the_user_only_for_the_right_password_and_records_the_time(
+    engine: Engine, sign_in_as: SignIn
 ) -> None:
     email = new_email()
     created = create_user(engine, email, PASSWORD)
 
-    assert authenticate(engine, email, "wrong password!") is None
+    assert sign_in_as(email, "wrong password!") is None
     before = datetime.now(UTC)
-    user = authenticate(engine, email.upper(), PASSWORD)
+    user = sign_in_as(email.upper(), PASSWORD)
 
     assert user is not None
     assert user.id == created.id
@@ -179,41 +179,45 @@ def test_authenticate_returns_the_user_only_for_the_right_password_and_records_t
 
 
 def test_an_unknown_or_malformed_email_still_costs_a_password_verification(
-    engine: Engine,
+    sign_in_as: SignIn,
 ) -> None:
     users_module._dummy_hash.cache_clear()
 
-    assert authenticate(engine, new_email("nobody"), PASSWORD) is None
-    assert authenticate(engine, "not an email", PASSWORD) is None
+    assert sign_in_as(new_email("nobody"), PASSWORD) is None
+    assert sign_in_as("not an email", PASSWORD) is None
 
     # The dummy hash was made (and verified against) for the unknown email.
     assert users_module._dummy_hash.cache_info().currsize == 1
 
 
-def test_signing_in_upgrades_a_hash_made_with_outdated_parameters(engine: Engine) -> None:
+def test_signing_in_upgrades_a_hash_made_with_outdated_parameters(
+    engine: Engine, sign_in_as: SignIn
+) -> None:
     email = new_email()
     create_user(engine, email, PASSWORD)
     weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
     with engine.begin() as conn:
         conn.execute(users.update().where(users.c.email == email).values(password_hash=weak))
 
-    assert authenticate(engine, email, PASSWORD) is not None
+    assert sign_in_as(email, PASSWORD) is not None
 
     upgraded = stored_password_hash(engine, email)
     assert upgraded != weak
     assert not needs_rehash(upgraded)
-    assert authenticate(engine, email, PASSWORD) is not None
+    assert sign_in_as(email, PASSWORD) is not None
 
 
-def test_setting_a_password_replaces_the_old_one_and_ends_every_session(engine: Engine) -> None:
+def test_setting_a_password_replaces_the_old_one_and_ends_every_session(
+    engine: Engine, sign_in_as: SignIn
+) -> None:
     email = new_email()
     user = create_user(engine, email, PASSWORD)
     tokens = [start_session(engine, user.id)[0] for _ in range(2)]
 
     assert set_password(engine, user.id, "a brand new password")
 
-    assert authenticate(engine, email, PASSWORD) is None
-    assert authenticate(engine, email, "a brand new password") is not None
+    assert sign_in_as(email, PASSWORD) is None
+    assert sign_in_as(email, "a brand new password") is not None
     assert [user_for_token(engine, token) for token in tokens] == [None, None]
 
 
@@ -221,7 +225,7 @@ def test_setting_a_password_for_an_unknown_user_reports_it(engine: Engine) -> No
     assert not set_password(engine, "0" * 26, "a brand new password")
 
 
-def test_setting_a_too_short_password_changes_nothing(engine: Engine) -> None:
+def test_setting_a_too_short_password_changes_nothing(engine: Engine, sign_in_as: SignIn) -> None:
     email = new_email()
     user = create_user(engine, email, PASSWORD)
     token, _ = start_session(engine, user.id)
@@ -229,7 +233,7 @@ def test_setting_a_too_short_password_changes_nothing(engine: Engine) -> None:
     with pytest.raises(PasswordRejected):
         set_password(engine, user.id, "short")
 
-    assert authenticate(engine, email, PASSWORD) is not None
+    assert sign_in_as(email, PASSWORD) is not None
     assert user_for_token(engine, token) is not None
 
 

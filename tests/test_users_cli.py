@@ -15,9 +15,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from sayso.accounts.sessions import start_session, user_for_token
-from sayso.accounts.users import authenticate, count_users, find_user_by_email
+from sayso.accounts.users import count_users, find_user_by_email
 from sayso.cli import main
 from sayso.settings import Settings
+from tests.conftest import SignIn
 
 PASSWORD = "correct horse battery"
 
@@ -56,7 +57,7 @@ def new_email(label: str = "cli") -> str:
 
 
 def test_create_reads_the_password_from_stdin_and_prints_the_new_id(
-    settings: Settings, engine: Engine
+    settings: Settings, sign_in_as: SignIn
 ) -> None:
     users = Users(settings)
     email = new_email()
@@ -68,11 +69,11 @@ def test_create_reads_the_password_from_stdin_and_prints_the_new_id(
     assert record["isAdmin"] is True
     assert record["lastSignInAt"] is None
     assert record["createdAt"].endswith("+00:00")
-    assert authenticate(engine, email, PASSWORD) is not None
+    assert sign_in_as(email, PASSWORD) is not None
 
 
 def test_create_without_password_stdin_asks_twice_without_echoing(
-    settings: Settings, engine: Engine
+    settings: Settings, sign_in_as: SignIn
 ) -> None:
     users = Users(settings)
     email = new_email()
@@ -83,22 +84,22 @@ def test_create_without_password_stdin_asks_twice_without_echoing(
     assert result.output.count("Password") == 1
     assert "Repeat for confirmation" in result.output
     assert PASSWORD not in result.output
-    user = authenticate(engine, email, PASSWORD)
+    user = sign_in_as(email, PASSWORD)
     assert user is not None
     assert not user.is_admin
 
 
-def test_a_mistyped_confirmation_asks_again(settings: Settings, engine: Engine) -> None:
+def test_a_mistyped_confirmation_asks_again(settings: Settings, sign_in_as: SignIn) -> None:
     users = Users(settings)
     email = new_email()
 
     users.ok("create", email, input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n")
 
-    assert authenticate(engine, email, PASSWORD) is not None
+    assert sign_in_as(email, PASSWORD) is not None
 
 
 def test_a_duplicate_email_fails_clearly_and_writes_nothing(
-    settings: Settings, engine: Engine
+    settings: Settings, engine: Engine, sign_in_as: SignIn
 ) -> None:
     users = Users(settings)
     email = new_email()
@@ -109,7 +110,7 @@ def test_a_duplicate_email_fails_clearly_and_writes_nothing(
 
     assert "already a user" in output
     assert count_users(engine) == before
-    assert authenticate(engine, email, PASSWORD) is not None
+    assert sign_in_as(email, PASSWORD) is not None
 
 
 def test_a_bad_email_fails_before_asking_for_a_password(settings: Settings, engine: Engine) -> None:
@@ -146,7 +147,7 @@ def test_list_prints_one_line_per_user_with_role(settings: Settings) -> None:
 
 
 def test_reset_password_sets_the_new_password_and_ends_every_session(
-    settings: Settings, engine: Engine
+    settings: Settings, engine: Engine, sign_in_as: SignIn
 ) -> None:
     users = Users(settings)
     email = new_email()
@@ -157,13 +158,13 @@ def test_reset_password_sets_the_new_password_and_ends_every_session(
 
     users.ok("reset-password", email.upper(), "--password-stdin", input="a new password here\n")
 
-    assert authenticate(engine, email, PASSWORD) is None
-    assert authenticate(engine, email, "a new password here") is not None
+    assert sign_in_as(email, PASSWORD) is None
+    assert sign_in_as(email, "a new password here") is not None
     assert [user_for_token(engine, token) for token in tokens] == [None, None]
 
 
 def test_reset_password_prompts_twice_when_not_given_stdin(
-    settings: Settings, engine: Engine
+    settings: Settings, sign_in_as: SignIn
 ) -> None:
     users = Users(settings)
     email = new_email()
@@ -171,11 +172,11 @@ def test_reset_password_prompts_twice_when_not_given_stdin(
 
     users.ok("reset-password", email, input="a new password here\na new password here\n")
 
-    assert authenticate(engine, email, "a new password here") is not None
+    assert sign_in_as(email, "a new password here") is not None
 
 
 def test_reset_password_refuses_a_short_password_and_keeps_sessions(
-    settings: Settings, engine: Engine
+    settings: Settings, engine: Engine, sign_in_as: SignIn
 ) -> None:
     users = Users(settings)
     email = new_email()
@@ -187,7 +188,7 @@ def test_reset_password_refuses_a_short_password_and_keeps_sessions(
     output = users.fails("reset-password", email, "--password-stdin", input="short\n")
 
     assert "at least 10 characters" in output
-    assert authenticate(engine, email, PASSWORD) is not None
+    assert sign_in_as(email, PASSWORD) is not None
     assert user_for_token(engine, token) is not None
 
 

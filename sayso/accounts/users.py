@@ -1,4 +1,6 @@
-"""Dashboard users: create, look up, authenticate, change passwords, list.
+"""Dashboard users: create, look up, check passwords, change passwords, list.
+
+Signing in (limits, the hash pool, then these checks) is ``accounts.login``.
 
 Emails are stored trimmed and lowercased, so ``Ana@Example.com`` and
 ``ana@example.com`` are one account and the unique index enforces it.
@@ -160,19 +162,6 @@ def record_sign_in(engine: Engine, user_id: str, new_hash: str | None = None) ->
     with engine.begin() as conn:
         conn.execute(users.update().where(users.c.id == user_id).values(**values))
     return get_user(engine, user_id)
-
-
-def authenticate(engine: Engine, email: str, password: str) -> User | None:
-    """The user if ``password`` is theirs, else None; records the sign-in time.
-
-    All in the calling thread, with no limits: for the CLI and tests. The
-    dashboard signs in through ``accounts.login``.
-    """
-    credentials = credentials_for(engine, email)
-    check = check_password(credentials.password_hash if credentials else None, password)
-    if credentials is None or not check.ok:
-        return None
-    return record_sign_in(engine, credentials.user_id, check.new_hash)
 
 
 def set_password(engine: Engine, user_id: str, password: str) -> bool:
