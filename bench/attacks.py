@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness import ROOT, database, free_port
+from harness import ROOT, database, free_port, pinned_uvicorn
 from PIL import Image
 
 from sayso.accounts.memberships import create_project
@@ -80,6 +80,16 @@ def solid_png(side: int = 6300) -> bytes:
     return out.getvalue()
 
 
+async def wait_until_up(http: httpx.AsyncClient) -> None:
+    """Until the server answers (at most 30 s: it may be running migrations)."""
+    for _ in range(300):
+        try:
+            await http.get("/api/ping")
+            return
+        except httpx.HTTPError:
+            await asyncio.sleep(0.1)
+
+
 @asynccontextmanager
 async def sayso_serve(database_url: str, **settings_env: str) -> AsyncIterator[Target]:
     """``sayso serve`` as an operator runs it, on CPU 0, with a user and a project."""
@@ -110,12 +120,7 @@ async def sayso_serve(database_url: str, **settings_env: str) -> AsyncIterator[T
     target = Target(f"http://127.0.0.1:{port}", process.pid, client_id, email)
     try:
         async with httpx.AsyncClient(base_url=target.base, timeout=5) as http:
-            for _ in range(300):
-                try:
-                    await http.get("/api/ping")
-                    break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.1)
+            await wait_until_up(http)
             shot = await http.post(
                 "/api/screenshots",
                 data={"clientId": client_id},
@@ -133,36 +138,14 @@ async def bare_uvicorn() -> AsyncIterator[Target]:
     """A bare ASGI app (no framework, no database) under uvicorn, in its own process."""
     port = free_port()
     process = subprocess.Popen(  # noqa: ASYNC220 (start-up, before any measurement)
-        [
-            "taskset",
-            "-c",
-            "0",
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bare_app:app",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--log-level",
-            "error",
-            "--no-access-log",
-        ],
+        pinned_uvicorn("bare_app:app", port, "error"),
         cwd=Path(__file__).parent,
         stderr=subprocess.DEVNULL,
     )
     target = Target(f"http://127.0.0.1:{port}", process.pid, "bare", screenshot="bare")
     try:
         async with httpx.AsyncClient(base_url=target.base, timeout=5) as http:
-            for _ in range(300):
-                try:
-                    await http.get("/api/ping")
-                    break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.1)
+            await wait_until_up(http)
         yield target
     finally:
         process.terminate()

@@ -8,6 +8,7 @@ in the same process and run turns noisy absolute numbers into a stable ratio.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import secrets
@@ -37,6 +38,30 @@ from sayso.store.database import create_db_engine  # noqa: E402
 PG_ADMIN = os.environ.get(
     "SAYSO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def wrk_options(
+    doc: str, *, connections: int, databases: tuple[str, ...] = ("sqlite", "postgres")
+) -> argparse.ArgumentParser:
+    """The options every wrk benchmark takes; the first of ``databases`` is the default."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=list(databases), default=databases[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=connections)
+    return parser
+
+
+def pinned_uvicorn(app: str, port: int, log_level: str) -> list[str]:
+    """The command for one uvicorn worker (uvloop + httptools) on CPU 0."""
+    return [
+        *("taskset", "-c", "0", sys.executable, "-m", "uvicorn", app),
+        *("--host", "127.0.0.1", "--port", str(port)),
+        *("--loop", "uvloop", "--http", "httptools"),
+        *("--no-access-log", "--log-level", log_level),
+    ]
 
 
 def require_wrk() -> None:
@@ -162,28 +187,7 @@ def sayso_server(database_url: str) -> Iterator[Server]:
     migrate.upgrade(engine)
     engine.dispose()
     process = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.asgi_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+        pinned_uvicorn("bench.asgi_app:app", port, "warning"), cwd=ROOT, env=env
     )
     base = f"http://127.0.0.1:{port}"
     try:

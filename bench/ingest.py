@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server
+from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server, wrk_options
 from sqlalchemy import func, select
 
 from sayso.store.clients import create_client
@@ -106,13 +106,7 @@ def bench_database(label: str, database_url: str, args: argparse.Namespace) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
+    parser = wrk_options(__doc__, connections=64, databases=("both", "sqlite", "postgres"))
     args = parser.parse_args()
     require_wrk()
 

@@ -20,7 +20,6 @@ acknowledged chunk is stored.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import random
@@ -28,7 +27,7 @@ import statistics
 from pathlib import Path
 
 import httpx
-from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server
+from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server, wrk_options
 from sqlalchemy import func, select
 
 from sayso.store.clients import create_client
@@ -131,14 +130,8 @@ def start_sessions(base: str, client_id: str, count: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = wrk_options(__doc__, connections=32)
     parser.add_argument("--sessions", type=int, default=256)
-    parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     require_wrk()
 

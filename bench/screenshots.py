@@ -13,13 +13,12 @@ server's peak resident memory in each phase, sampled every 50 ms.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
 import statistics
 
-from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server
+from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server, wrk_options
 from PIL import Image
 
 from sayso.store.clients import create_client
@@ -57,13 +56,7 @@ def multipart(client_id: str, png: bytes) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=16)
+    parser = wrk_options(__doc__, connections=16)
     args = parser.parse_args()
     require_wrk()
 
