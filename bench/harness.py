@@ -9,6 +9,7 @@ in the same process and run turns noisy absolute numbers into a stable ratio.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -62,6 +63,21 @@ def pinned_uvicorn(app: str, port: int, log_level: str) -> list[str]:
         *("--loop", "uvloop", "--http", "httptools"),
         *("--no-access-log", "--log-level", log_level),
     ]
+
+
+def print_result(result: dict[str, object]) -> None:
+    """One aligned line per figure, floats to two places."""
+    width = max(map(len, result))
+    for key, value in result.items():
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}} {shown}")
+
+
+def save_result(name: str, result: object) -> None:
+    """``bench/results/<name>.json`` (git-ignored), for comparing runs."""
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
 
 
 def require_wrk() -> None:

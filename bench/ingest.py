@@ -18,7 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server, wrk_options
+from harness import (
+    database,
+    median,
+    require_wrk,
+    run_wrk,
+    save_result,
+    sayso_server,
+    wrk_options,
+)
 from sqlalchemy import func, select
 
 from sayso.store.clients import create_client
@@ -127,9 +135,7 @@ def main() -> None:
             f"{r['database']:<10} ingest/raw ratio {r['ratio']:.3f}; acknowledged {r['acknowledged']}, "
             f"stored {r['stored']}, non-2xx {r['non2xx']}"
         )
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "ingest.json").write_text(json.dumps(results, indent=2))
+    save_result("ingest", results)
 
 
 if __name__ == "__main__":

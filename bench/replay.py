@@ -27,7 +27,16 @@ import statistics
 from pathlib import Path
 
 import httpx
-from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server, wrk_options
+from harness import (
+    database,
+    median,
+    print_result,
+    require_wrk,
+    run_wrk,
+    save_result,
+    sayso_server,
+    wrk_options,
+)
 from sqlalchemy import func, select
 
 from sayso.store.clients import create_client
@@ -213,13 +222,10 @@ def main() -> None:
         "stored_chunks_total": stored,
     }
     print()
-    for key, value in result.items():
-        print(f"{key:<24} {value:.2f}" if isinstance(value, float) else f"{key:<24} {value}")
+    print_result(result)
     if stored < acknowledged:
         raise SystemExit("fewer chunks stored than acknowledged")
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"replay-{args.db}.json").write_text(json.dumps(result, indent=2))
+    save_result(f"replay-{args.db}", result)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,19 @@ server's peak resident memory in each phase, sampled every 50 ms.
 from __future__ import annotations
 
 import io
-import json
 import os
 import statistics
 
-from harness import ROOT, database, median, require_wrk, run_wrk, sayso_server, wrk_options
+from harness import (
+    database,
+    median,
+    print_result,
+    require_wrk,
+    run_wrk,
+    save_result,
+    sayso_server,
+    wrk_options,
+)
 from PIL import Image
 
 from sayso.store.clients import create_client
@@ -108,11 +116,8 @@ def main() -> None:
         "upload_non2xx": sum(r["non2xx"] for r in upload),
     }
     print()
-    for key, value in result.items():
-        print(f"{key:<20} {value:.2f}" if isinstance(value, float) else f"{key:<20} {value}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "screenshots.json").write_text(json.dumps(result, indent=2))
+    print_result(result)
+    save_result("screenshots", result)
 
 
 if __name__ == "__main__":
