@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -35,6 +37,7 @@ from sayso.store.outages import describe, is_outage
 
 # Seconds between tries while waiting for the database at start-up.
 DB_RETRY_SECONDS = 2.0
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -129,6 +132,22 @@ def migrate_command() -> None:
     click.echo(f"database at revision {migrate.current_revision(engine)}", err=True)
 
 
+_JSON_LINES = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+
+
+def _echo_each(
+    items: Iterable[T],
+    as_json: bool,
+    record: Callable[[T], dict[str, object]],
+    text: Callable[[T], str],
+) -> None:
+    """A list command's output: a line of text per item, or with --json a JSON object."""
+    import msgspec
+
+    for item in items:
+        click.echo(msgspec.json.encode(record(item)).decode() if as_json else text(item))
+
+
 @main.group()
 def clients() -> None:
     """Create and manage clients (projects) and their domain allowlists."""
@@ -158,25 +177,22 @@ def clients_create(name: str, origins: tuple[str, ...]) -> None:
     click.echo(client.id)
 
 
+def _client_record(client: Client) -> dict[str, object]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "allowedOrigins": [str(o) for o in client.allowed_origins],
+        "screenshotsPrivate": client.screenshots_private,
+        "replayRetentionDays": client.replay_retention_days,
+        "createdAt": client.created_at.isoformat(),
+    }
+
+
 @clients.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_JSON_LINES
 def clients_list(as_json: bool) -> None:
     """List clients: id, name, allowlist."""
-    import msgspec
-
-    for client in list_clients(_engine(_settings())):
-        if as_json:
-            record = {
-                "id": client.id,
-                "name": client.name,
-                "allowedOrigins": [str(o) for o in client.allowed_origins],
-                "screenshotsPrivate": client.screenshots_private,
-                "replayRetentionDays": client.replay_retention_days,
-                "createdAt": client.created_at.isoformat(),
-            }
-            click.echo(msgspec.json.encode(record).decode())
-        else:
-            click.echo(_describe(client))
+    _echo_each(list_clients(_engine(_settings())), as_json, _client_record, _describe)
 
 
 @clients.command("add-member")
@@ -324,24 +340,21 @@ def users_create(email: str, admin: bool, password_stdin: bool) -> None:
     click.echo(user.id)
 
 
+def _user_record(user: User) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "isAdmin": user.is_admin,
+        "createdAt": user.created_at.isoformat(),
+        "lastSignInAt": user.last_sign_in_at.isoformat() if user.last_sign_in_at else None,
+    }
+
+
 @users.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_JSON_LINES
 def users_list(as_json: bool) -> None:
     """List users: id, email, role, last sign-in."""
-    import msgspec
-
-    for user in list_users(_engine(_settings())):
-        if as_json:
-            record = {
-                "id": user.id,
-                "email": user.email,
-                "isAdmin": user.is_admin,
-                "createdAt": user.created_at.isoformat(),
-                "lastSignInAt": user.last_sign_in_at.isoformat() if user.last_sign_in_at else None,
-            }
-            click.echo(msgspec.json.encode(record).decode())
-        else:
-            click.echo(_describe_user(user))
+    _echo_each(list_users(_engine(_settings())), as_json, _user_record, _describe_user)
 
 
 @users.command("reset-password")
