@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlalchemy import Engine, func, select
 
+from sayso.store.rollups import RatingTotals
 from sayso.store.schema import feedback_daily, feedback_pages_daily
 
 RATINGS = (1, 2, 3, 4)
@@ -22,15 +23,8 @@ TOP_PAGES = 10
 
 
 @dataclass(frozen=True, slots=True)
-class PageStats:
+class PageStats(RatingTotals):
     page: str
-    count: int
-    rating_sum: int
-    rated_count: int
-
-    @property
-    def average(self) -> float | None:
-        return self.rating_sum / self.rated_count if self.rated_count else None
 
 
 def daily_ratings(
@@ -105,6 +99,8 @@ def top_pages(
     )
     with engine.connect() as conn:
         return [
-            PageStats(str(page), int(n), int(rating_sum), int(rated))
+            PageStats(
+                page=str(page), count=int(n), rating_sum=int(rating_sum), rated_count=int(rated)
+            )
             for page, n, rating_sum, rated in conn.execute(query)
         ]

@@ -17,6 +17,7 @@ from typing import Literal
 from sqlalchemy import Engine, select
 
 from sayso.store.database import as_utc
+from sayso.store.rollups import RatingTotals
 from sayso.store.schema import feedback_people
 
 PAGE_SIZE = 50
@@ -25,17 +26,10 @@ SORTS: tuple[Sort, ...] = ("last_seen", "count")
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
+class Person(RatingTotals):
     email: str
-    count: int
-    rating_sum: int
-    rated_count: int
     first_seen: datetime
     last_seen: datetime
-
-    @property
-    def average(self) -> float | None:
-        return self.rating_sum / self.rated_count if self.rated_count else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +63,12 @@ def find(
         rows = conn.execute(query).all()
     people = [
         Person(
-            str(email),
-            int(count),
-            int(rating_sum),
-            int(rated),
-            as_utc(first_seen),
-            as_utc(last_seen),
+            email=str(email),
+            count=int(count),
+            rating_sum=int(rating_sum),
+            rated_count=int(rated),
+            first_seen=as_utc(first_seen),
+            last_seen=as_utc(last_seen),
         )
         for email, count, rating_sum, rated, first_seen, last_seen in rows[:limit]
     ]
