@@ -46,13 +46,12 @@ class User:
 
     @classmethod
     def from_row(cls, row: RowMapping) -> User:
-        last = row["last_sign_in_at"]
         return cls(
             id=row["id"],
             email=row["email"],
             is_admin=bool(row["is_admin"]),
             created_at=as_utc(row["created_at"]),
-            last_sign_in_at=as_utc(last) if last is not None else None,
+            last_sign_in_at=as_utc(row["last_sign_in_at"]),
         )
 
 

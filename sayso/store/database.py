@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -75,9 +75,16 @@ def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
     return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
 
-def as_utc(value: datetime) -> datetime:
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: datetime | None) -> datetime | None:
     """A stored timestamp as an aware UTC datetime: SQLite hands timestamps back
-    without a zone (they were stored as UTC), PostgreSQL in the session's zone."""
+    without a zone (they were stored as UTC), PostgreSQL in the session's zone.
+    An empty column (None) stays None."""
+    if value is None:
+        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -140,9 +140,7 @@ def find_sessions(
                 created_at=as_utc(r[4]),
                 closed=r[5] is not None,
                 chunk_count=int(r[6]),
-                duration_ms=approximate_duration_ms(
-                    int(r[7]), as_utc(r[4]), as_utc(r[10]) if r[10] is not None else None
-                ),
+                duration_ms=approximate_duration_ms(int(r[7]), as_utc(r[4]), as_utc(r[10])),
                 dropped_chunks=int(r[8]),
                 feedback_count=int(r[9]),
             )
@@ -176,7 +174,7 @@ def session_created_at(engine: Engine, client_id: str, session_id: str) -> datet
     query = select(_s.created_at).where(_s.client_id == client_id, _s.id == session_id)
     with engine.connect() as conn:
         value = conn.execute(query).scalar()
-    return as_utc(value) if value is not None else None
+    return as_utc(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,10 +104,6 @@ class ChunkTarget:
     has_chunk: bool  # this seq is already stored
 
 
-def _maybe_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
-
-
 _c = replay_chunks.c
 _s = replay_sessions.c
 _SESSION_WITH_TOTALS = (
@@ -135,18 +131,18 @@ def _session(row: Row[tuple[object, ...]]) -> ReplaySession:
         user_email=m["user_email"],
         start_url=m["start_url"],
         user_agent=m["user_agent"],
-        started_at=_maybe_utc(m["started_at"]),
-        resumed_at=_maybe_utc(m["resumed_at"]),
+        started_at=as_utc(m["started_at"]),
+        resumed_at=as_utc(m["resumed_at"]),
         created_at=as_utc(m["created_at"]),
-        ended_at=_maybe_utc(m["ended_at"]),
-        closed_at=_maybe_utc(m["closed_at"]),
+        ended_at=as_utc(m["ended_at"]),
+        closed_at=as_utc(m["closed_at"]),
         closed_reason=m["closed_reason"],
         chunk_count=int(m["chunk_count"]),
         compressed_bytes=int(m["total_bytes"]),
         event_count=int(m["total_events"]),
         duration_ms=int(m["total_duration_ms"]),
         dropped_chunks=int(m["total_dropped"]),
-        last_chunk_at=_maybe_utc(m["last_chunk_at"]),
+        last_chunk_at=as_utc(m["last_chunk_at"]),
     )
 
 
@@ -320,7 +316,7 @@ def chunk_target(
     if row is None:
         return None
     client_id, closed_at, reason, has_chunk = row
-    closed_at = _maybe_utc(closed_at)
+    closed_at = as_utc(closed_at)
     closed = closed_at is not None
     if closed_at is not None and reason == CLOSED_FINALISED:
         closed = closed_at < (now or datetime.now(UTC)) - FINALISE_GRACE
