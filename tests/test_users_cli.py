@@ -47,6 +47,10 @@ class Users:
         assert result.exit_code != 0, result.output
         return result.output
 
+    def create(self, email: str, *options: str) -> str:
+        """``users create`` with ``PASSWORD`` on stdin; the new user's id."""
+        return self.ok("create", email, *options, "--password-stdin", input=PASSWORD + "\n").strip()
+
     def listed(self) -> dict[str, dict[str, Any]]:
         lines = self.ok("list", "--json").splitlines()
         return {record["email"]: record for record in map(json.loads, lines)}
@@ -103,7 +107,7 @@ def test_a_duplicate_email_fails_clearly_and_writes_nothing(
 ) -> None:
     users = Users(settings)
     email = new_email()
-    users.ok("create", email, "--password-stdin", input=PASSWORD + "\n")
+    users.create(email)
     before = count_users(engine)
 
     output = users.fails("create", email.upper(), "--password-stdin", input="another password\n")
@@ -137,8 +141,8 @@ def test_a_short_password_fails_clearly_and_writes_nothing(
 def test_list_prints_one_line_per_user_with_role(settings: Settings) -> None:
     users = Users(settings)
     admin, member = new_email("admin"), new_email("member")
-    users.ok("create", admin, "--admin", "--password-stdin", input=PASSWORD + "\n")
-    users.ok("create", member, "--password-stdin", input=PASSWORD + "\n")
+    users.create(admin, "--admin")
+    users.create(member)
 
     lines = users.ok("list").splitlines()
 
@@ -151,10 +155,8 @@ def test_reset_password_sets_the_new_password_and_ends_every_session(
 ) -> None:
     users = Users(settings)
     email = new_email()
-    users.ok("create", email, "--password-stdin", input=PASSWORD + "\n")
-    user = find_user_by_email(engine, email)
-    assert user is not None
-    tokens = [start_session(engine, user.id)[0] for _ in range(2)]
+    user_id = users.create(email)
+    tokens = [start_session(engine, user_id)[0] for _ in range(2)]
 
     users.ok("reset-password", email.upper(), "--password-stdin", input="a new password here\n")
 
@@ -168,7 +170,7 @@ def test_reset_password_prompts_twice_when_not_given_stdin(
 ) -> None:
     users = Users(settings)
     email = new_email()
-    users.ok("create", email, "--password-stdin", input=PASSWORD + "\n")
+    users.create(email)
 
     users.ok("reset-password", email, input="a new password here\na new password here\n")
 
@@ -180,10 +182,7 @@ def test_reset_password_refuses_a_short_password_and_keeps_sessions(
 ) -> None:
     users = Users(settings)
     email = new_email()
-    users.ok("create", email, "--password-stdin", input=PASSWORD + "\n")
-    user = find_user_by_email(engine, email)
-    assert user is not None
-    token, _ = start_session(engine, user.id)
+    token, _ = start_session(engine, users.create(email))
 
     output = users.fails("reset-password", email, "--password-stdin", input="short\n")
 
@@ -206,11 +205,9 @@ def test_clients_add_member_gives_a_user_access_to_a_cli_created_client(
 
     users = Users(settings)
     email = new_email("owner")
-    users.ok("create", email, "--password-stdin", input=PASSWORD + "\n")
-    user = find_user_by_email(engine, email)
-    assert user is not None
+    user_id = users.create(email)
     client_id = users.runner.invoke(main, ["clients", "create", "From the CLI"]).stdout.strip()
-    assert role_for(engine, user.id, client_id) is None
+    assert role_for(engine, user_id, client_id) is None
 
     added = users.runner.invoke(
         main, ["clients", "add-member", client_id, email, "--role", "viewer"]
@@ -219,8 +216,8 @@ def test_clients_add_member_gives_a_user_access_to_a_cli_created_client(
     nobody = users.runner.invoke(main, ["clients", "add-member", client_id, "nobody@example.com"])
 
     assert added.exit_code == 0, added.output
-    assert role_for(engine, user.id, client_id) == "viewer"
-    assert client_id in {client.id for client, _ in projects_for(engine, user.id)}
+    assert role_for(engine, user_id, client_id) == "viewer"
+    assert client_id in {client.id for client, _ in projects_for(engine, user_id)}
     assert again.exit_code != 0
     assert "already" in again.output
     assert nobody.exit_code != 0
