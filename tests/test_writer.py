@@ -45,7 +45,7 @@ def test_a_row_is_committed_and_visible_elsewhere_once_insert_returns(
 
     async def scenario() -> None:
         writer = await started(engine)
-        await writer.insert(writer.prepare(feedback), row)
+        await writer.insert(feedback, row)
         # A different connection (the engine's pool, not the writer's) sees it now.
         assert read(engine, row["id"]) is not None
         await writer.stop()
@@ -59,7 +59,7 @@ def test_insert_returns_only_after_its_commit_not_before(engine: Engine, client_
 
     async def scenario() -> None:
         writer = await started(engine)
-        insert = writer.prepare(feedback)
+        insert = feedback
         with engine.connect() as blocker:
             # Hold a lock that makes the writer's insert (and so its commit) wait.
             if engine.dialect.name == "sqlite":
@@ -83,7 +83,7 @@ def test_rows_of_one_event_loop_pass_share_one_commit(engine: Engine, client_id:
 
     async def scenario() -> int:
         writer = await started(engine)
-        insert = writer.prepare(feedback)
+        insert = feedback
         await asyncio.gather(*(writer.insert(insert, row) for row in rows))
         await writer.stop()
         return writer.batches
@@ -100,7 +100,7 @@ def test_one_bad_row_fails_alone_and_its_batch_neighbours_are_stored(
 
     async def scenario() -> list[BaseException | None]:
         writer = await started(engine)
-        insert = writer.prepare(feedback)
+        insert = feedback
         results = await asyncio.gather(
             *(writer.insert(insert, row) for row in [*good[:10], bad, *good[10:]]),
             return_exceptions=True,
@@ -122,7 +122,7 @@ def test_stop_commits_what_is_already_queued_then_refuses_more(
 
     async def scenario() -> None:
         writer = await started(engine)
-        insert = writer.prepare(feedback)
+        insert = feedback
         tasks = [asyncio.ensure_future(writer.insert(insert, row)) for row in rows]
         await asyncio.sleep(0)  # the inserts are queued, not yet committed
         await writer.stop()
@@ -141,7 +141,7 @@ def test_too_many_waiting_rows_are_refused_not_queued(
 
     async def scenario() -> list[BaseException | None]:
         writer = await started(engine)
-        insert = writer.prepare(feedback)
+        insert = feedback
         results = await asyncio.gather(
             *(writer.insert(insert, a_row(client_id)) for _ in range(6)), return_exceptions=True
         )
@@ -184,7 +184,7 @@ def test_prepared_inserts_round_trip_every_column_through_sqlalchemy(engine: Eng
 
     async def scenario() -> None:
         writer = await started(engine)
-        await writer.insert(writer.prepare(feedback), row)
+        await writer.insert(feedback, row)
         await writer.stop()
 
     asyncio.run(scenario())
@@ -201,7 +201,7 @@ def test_absent_json_fields_are_sql_null_not_json_null(engine: Engine, client_id
 
     async def scenario() -> None:
         writer = await started(engine)
-        await writer.insert(writer.prepare(feedback), row)
+        await writer.insert(feedback, row)
         await writer.stop()
 
     asyncio.run(scenario())

@@ -11,7 +11,7 @@ sign-in that finds the line full gets ``Busy`` at once, without hashing, and
 the dashboard answers 503 with ``Retry-After``. With ~40 ms a hash, the last
 in line waits well under a second.
 
-The pool belongs to the ``Runtime`` (``sayso/app.py``), which shuts it down.
+The pool belongs to the ``Runtime`` (``sayso/runtime.py``), which shuts it down.
 The CLI hashes in its own thread; it serves no one else.
 """
 

@@ -29,7 +29,7 @@ from sayso.dashboard.security import CSRF_FIELD, HEADERS, csrf_ok, csrf_token, s
 from sayso.store.clients import Client
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sayso.runtime import Runtime
 
 AnyRequest = Request[Any, Any, Any]
 

@@ -43,7 +43,7 @@ from sayso.dashboard.triage import ROUTES as TRIAGE_ROUTES
 from sayso.store.outages import RETRY_AFTER_SECONDS, describe, is_outage
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sayso.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

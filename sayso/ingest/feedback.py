@@ -14,11 +14,13 @@ from sayso.ingest.http import HTTPError, Request, Response
 from sayso.ingest.validation import INVALID_DATA, FeedbackInput, Rejection, validate_feedback
 from sayso.store.feedback import find_by_idempotency_key
 from sayso.store.ids import new_sortable_id
+from sayso.store.schema import feedback, feedback_screenshots
 from sayso.store.screenshots import Screenshot, find_screenshots
-from sayso.store.writer import PreparedInsert
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sqlalchemy import Table
+
+    from sayso.runtime import Runtime
 
 MAX_BODY_BYTES = 1_048_576  # 1 MiB; metadata alone is capped at 10 KB
 MAX_USER_AGENT = 1_000
@@ -50,13 +52,15 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
     feedback_id = new_sortable_id()
     row = _row(feedback_id, result, request, str(origin or ""))
     row["idempotency_key"] = idempotency_key
-    unit: list[tuple[PreparedInsert, dict[str, object]]] = [(runtime.statements.feedback, row)]
+    unit: list[tuple[Table, dict[str, object]]] = [(feedback, row)]
     if result.screenshots:
         shots = await _resolve_screenshots(runtime, client.id, result.screenshots)
         # Store the server's own record of each upload, not the numbers sent.
         row["screenshots"] = [shot.api_object(runtime.settings.public_url) for shot in shots]
-        link = runtime.statements.feedback_screenshot
-        unit += [(link, {"feedback_id": feedback_id, "file_name": s.file_name}) for s in shots]
+        unit += [
+            (feedback_screenshots, {"feedback_id": feedback_id, "file_name": s.file_name})
+            for s in shots
+        ]
     try:
         await runtime.writer.insert_unit(unit)
     except runtime.writer.integrity_error:

@@ -39,7 +39,7 @@ from sayso.ingest.validation import (
 from sayso.store.identities import save_identity
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sayso.runtime import Runtime
 
 # A few short strings and a 10 KB traits object fit with room to spare.
 MAX_BODY_BYTES = 16 * 1024

@@ -51,9 +51,10 @@ from sayso.store.replays import (
     session_client,
     stored_chunk_blob,
 )
+from sayso.store.schema import replay_chunks, replay_sessions
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sayso.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
         "created_at": datetime.now(UTC),
     }
     try:
-        await runtime.writer.insert(runtime.statements.replay_session, row)
+        await runtime.writer.insert(replay_sessions, row)
     except runtime.writer.integrity_error:
         # The unique index says this tab's session exists (a reload, or the
         # same start racing on another node): hand back that one, open again.
@@ -279,7 +280,7 @@ async def put_chunk(runtime: Runtime, request: Request) -> Response:
         "last_event_ms": stored.last_event_ms,
     }
     try:
-        await runtime.writer.insert(runtime.statements.replay_chunk, row)
+        await runtime.writer.insert(replay_chunks, row)
     except runtime.writer.integrity_error:
         # Another attempt at this seq committed first (with its own blob), or
         # the session was deleted meanwhile: either way ours is no row's.

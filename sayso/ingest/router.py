@@ -40,7 +40,7 @@ from sayso.store.outages import RETRY_AFTER_SECONDS, describe, disk_problem, is_
 from sayso.store.writer import WriterOverloaded, WriterStopped
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sayso.runtime import Runtime
 
 log = logging.getLogger("sayso.ingest")
 

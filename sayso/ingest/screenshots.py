@@ -18,10 +18,11 @@ from sayso.ingest.images import CleanImage, NotAnImage, clean_image, read_header
 from sayso.ingest.pixel_budgets import TooManyPixels
 from sayso.ingest.upload_form import read_upload_form
 from sayso.store.ids import random_bytes
+from sayso.store.schema import screenshots
 from sayso.store.screenshots import Screenshot, screenshot_to_serve
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sayso.runtime import Runtime
 
 MAX_SCREENSHOT_BYTES = 10 * 1024 * 1024
 # Room for the multipart framing and the clientId field around the file.
@@ -102,7 +103,7 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
         "created_at": datetime.now(UTC),
     }
     try:
-        await runtime.writer.insert(runtime.statements.screenshot, row)
+        await runtime.writer.insert(screenshots, row)
     except runtime.writer.integrity_error:
         # The client row is gone (deleted from the CLI or another node while
         # this node's cache still knew it): like feedback, a 409, not a 500.

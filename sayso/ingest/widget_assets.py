@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sayso.ingest.http import HTTPError, Request, Response
 
 if TYPE_CHECKING:
-    from sayso.app import Runtime
+    from sayso.runtime import Runtime
 
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/widget/"

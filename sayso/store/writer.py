@@ -135,24 +135,30 @@ class Writer:
         self._buffer: list[_Item] = []  # rows of the current event-loop pass
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._prepared: dict[Table, PreparedInsert] = {}
         self._connection: Any = None  # the writer thread's own DBAPI connection
         self._committing = False  # whether the current transaction's COMMIT was sent
         self.batches = 0  # counters, for tests and the benchmark
         self.units = 0
 
     def prepare(self, table: Table) -> PreparedInsert:
-        return PreparedInsert(table, self._engine.dialect)
+        """The INSERT into ``table``, compiled on first use and kept: the store's
+        tables are the registry, so a new insert needs no list of statements."""
+        statement = self._prepared.get(table)
+        if statement is None:
+            statement = self._prepared[table] = PreparedInsert(table, self._engine.dialect)
+        return statement
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="sayso-writer", daemon=True)
         self._thread.start()
 
-    async def insert(self, statement: PreparedInsert, row: Mapping[str, Any]) -> None:
-        """Insert ``row``; returns once it is committed, raises if it was not."""
-        await self.insert_unit([(statement, row)])
+    async def insert(self, table: Table, row: Mapping[str, Any]) -> None:
+        """Insert ``row`` into ``table``; returns once it is committed, raises if it was not."""
+        await self.insert_unit([(table, row)])
 
-    async def insert_unit(self, rows: Sequence[tuple[PreparedInsert, Mapping[str, Any]]]) -> None:
+    async def insert_unit(self, rows: Sequence[tuple[Table, Mapping[str, Any]]]) -> None:
         """Insert ``rows`` in one transaction, parents first; returns once committed."""
         if self._loop is None or self._thread is None:
             raise WriterStopped
@@ -164,7 +170,11 @@ class Writer:
             # Hand over everything this event-loop pass produces in one go: one
             # cross-thread wake-up per pass rather than one per row.
             self._loop.call_soon(self._hand_over)
-        self._buffer.append(([(st, st.params(row)) for st, row in rows], future))
+        unit: Unit = []
+        for table, row in rows:
+            statement = self.prepare(table)
+            unit.append((statement, statement.params(row)))
+        self._buffer.append((unit, future))
         try:
             await future
         finally:
