@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
 from sayso.store import writer as writer_module
 from sayso.store.clients import create_client
@@ -210,3 +212,150 @@ def test_absent_json_fields_are_sql_null_not_json_null(engine: Engine, client_id
             feedback.c.id == row["id"], feedback.c.metadata.is_(None)
         )
         assert conn.execute(query).first() is not None
+
+
+# --- functions run by the writer ------------------------------------------------
+
+
+def rate(conn: Connection, feedback_id: str, rating: int) -> tuple[str, int]:
+    """A small write function: which thread ran it, and how many rows it changed."""
+    changed = conn.execute(
+        update(feedback).where(feedback.c.id == feedback_id).values(rating=rating)
+    ).rowcount
+    return threading.current_thread().name, changed
+
+
+def rate_then_fail(conn: Connection, feedback_id: str) -> None:
+    rate(conn, feedback_id, 1)
+    raise ValueError("changed my mind")
+
+
+def test_a_function_runs_on_the_writer_thread_and_its_result_comes_back_committed(
+    engine: Engine, client_id: str
+) -> None:
+    row = a_row(client_id, rating=2)
+
+    async def scenario() -> tuple[str, int]:
+        writer = await started(engine)
+        await writer.insert(feedback, row)
+        result = await writer.run(rate, row["id"], rating=5)
+        # Committed before the await returned: the engine's pool sees it.
+        back = read(engine, row["id"])
+        assert back is not None
+        assert back["rating"] == 5
+        await writer.stop()
+        return result
+
+    assert asyncio.run(scenario()) == ("sayso-writer", 1)
+    assert threading.current_thread().name != "sayso-writer"
+
+
+def test_a_function_returns_only_after_its_commit_not_before(
+    engine: Engine, client_id: str
+) -> None:
+    row = a_row(client_id, rating=2)
+
+    async def scenario() -> None:
+        writer = await started(engine)
+        await writer.insert(feedback, row)
+        with engine.connect() as blocker:
+            if engine.dialect.name == "sqlite":
+                blocker.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                blocker.exec_driver_sql("LOCK TABLE feedback IN SHARE MODE")
+            pending = asyncio.ensure_future(writer.run(rate, row["id"], 5))
+            await asyncio.sleep(0.5)
+            assert not pending.done(), "answered while its commit was still blocked"
+            blocker.rollback()
+        assert await asyncio.wait_for(pending, 30) == ("sayso-writer", 1)
+        back = read(engine, row["id"])
+        assert back is not None
+        assert back["rating"] == 5
+        await writer.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_functions_error_comes_back_to_it_alone_and_the_writer_carries_on(
+    engine: Engine, client_id: str
+) -> None:
+    """In one batch with inserts and another function: the failing function's
+    writes are rolled back, everything else is committed, and later work runs."""
+    rated, doomed = a_row(client_id, rating=2), a_row(client_id, rating=2)
+    neighbours = [a_row(client_id) for _ in range(5)]
+
+    def insert_for_unknown_client(conn: Connection) -> None:
+        conn.execute(feedback.insert().values(a_row("client_that_does_not_exist")))
+
+    async def scenario() -> list[Any]:
+        writer = await started(engine)
+        await writer.insert_unit([(feedback, rated), (feedback, doomed)])
+        results = await asyncio.gather(
+            *(writer.insert(feedback, row) for row in neighbours[:2]),
+            writer.run(rate_then_fail, doomed["id"]),
+            writer.run(rate, rated["id"], 4),
+            writer.run(insert_for_unknown_client),
+            *(writer.insert(feedback, row) for row in neighbours[2:]),
+            return_exceptions=True,
+        )
+        # The writer still works afterwards.
+        results.append(await writer.run(rate, doomed["id"], 3))
+        await writer.stop()
+        return results
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[2], ValueError)
+    assert results[3] == ("sayso-writer", 1)
+    # A constraint comes back as SQLAlchemy's error, as from engine.begin().
+    assert isinstance(results[4], IntegrityError)
+    assert [results[i] for i in (0, 1, 5, 6, 7)] == [None] * 5
+    assert results[8] == ("sayso-writer", 1)
+    assert all(read(engine, row["id"]) for row in neighbours)
+    assert (read(engine, rated["id"]) or {})["rating"] == 4
+    assert (read(engine, doomed["id"]) or {})["rating"] == 3
+
+
+def test_functions_share_a_commit_with_the_rows_queued_beside_them(
+    engine: Engine, client_id: str
+) -> None:
+    target = a_row(client_id, rating=2)
+    rows = [a_row(client_id) for _ in range(20)]
+
+    async def scenario() -> int:
+        writer = await started(engine)
+        await writer.insert(feedback, target)
+        before = writer.batches
+        await asyncio.gather(
+            *(writer.insert(feedback, row) for row in rows),
+            *(writer.run(rate, target["id"], rating) for rating in (3, 4, 5)),
+        )
+        await writer.stop()
+        return writer.batches - before
+
+    assert asyncio.run(scenario()) == 1
+    assert all(read(engine, row["id"]) for row in rows)
+    # Functions run after the rows, in the order they were handed over.
+    assert (read(engine, target["id"]) or {})["rating"] == 5
+
+
+def test_functions_are_refused_like_rows_when_overloaded_or_stopped(
+    engine: Engine, client_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "MAX_PENDING", 2)
+    row = a_row(client_id)
+
+    async def scenario() -> list[Any]:
+        writer = await started(engine)
+        await writer.insert(feedback, row)
+        results = await asyncio.gather(
+            *(writer.run(rate, row["id"], 4) for _ in range(4)), return_exceptions=True
+        )
+        await writer.stop()
+        with pytest.raises(WriterStopped):
+            await writer.run(rate, row["id"], 5)
+        return results
+
+    results = asyncio.run(scenario())
+    assert results[:2] == [("sayso-writer", 1)] * 2
+    assert all(isinstance(r, WriterOverloaded) for r in results[2:])
+    assert (read(engine, row["id"]) or {})["rating"] == 4

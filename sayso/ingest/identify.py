@@ -36,7 +36,7 @@ from sayso.ingest.validation import (
     json_type,
     text_problem,
 )
-from sayso.store.identities import save_identity
+from sayso.store.identities import give_email, save_identity
 
 if TYPE_CHECKING:
     from sayso.runtime import Runtime
@@ -149,9 +149,8 @@ async def identify(runtime: Runtime, request: Request) -> Response:
     client, _ = await allowed_client(runtime.clients, request, body.client_id)
 
     try:
-        await runtime.offload(
+        await runtime.writer.run(
             save_identity,
-            runtime.engine,
             client.id,
             body.anonymous_id,
             external_user_id=body.external_user_id,
@@ -162,4 +161,7 @@ async def identify(runtime: Runtime, request: Request) -> Response:
     except IntegrityError:
         # The client was deleted between the lookup and the write.
         raise HTTPError(404, "Unknown clientId: check the id in your project settings") from None
+    if body.email is not None:
+        # Only once the identity is committed (see save_identity).
+        await runtime.writer.run(give_email, client.id, body.anonymous_id, body.email)
     return Response(200, {"accepted": True})

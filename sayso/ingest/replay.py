@@ -191,7 +191,7 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
             raise HTTPError(
                 404, "Unknown clientId: check the id in your project settings"
             ) from None
-        await runtime.offload(reopen_session, runtime.engine, existing, started_at)
+        await runtime.writer.run(reopen_session, existing, started_at)
         session_id = existing
     if anonymous_id:
         await _claim_person(runtime, client.id, anonymous_id, session_id)
@@ -208,7 +208,7 @@ async def _claim_person(
     path) claims again.
     """
     try:
-        await runtime.offload(claim_person, runtime.engine, client_id, anonymous_id, session_id)
+        await runtime.writer.run(claim_person, client_id, anonymous_id, session_id)
     except Exception:
         log.exception("could not link replay session %s to its person", session_id)
 
@@ -472,5 +472,5 @@ async def finalise(runtime: Runtime, request: Request) -> Response:
     if owner != end.client_id:
         raise HTTPError(403, "This session belongs to another clientId")
     await allowed_client(runtime.clients, request, owner)
-    await runtime.offload(finalise_session, runtime.engine, session_id, ended_at)
+    await runtime.writer.run(finalise_session, session_id, ended_at)
     return Response(200, {"success": True})

@@ -6,9 +6,9 @@ replay sessions that have none yet, and a session started later takes it
 right after its row commits (``claim_person``), so the sessions list shows
 the person.
 
-Synchronous, meant for a thread. Identify is rare (when the host app's user
-changes), so it commits directly rather than through the group-commit writer,
-which only inserts.
+Each write here takes a ``Connection`` and runs in the caller's transaction:
+on the ingest path the group-commit writer's (``Writer.run``), so identify
+and replay starts never compete with it for SQLite's write lock.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sayso.store.schema import identities, replay_sessions
@@ -26,7 +26,7 @@ _s = replay_sessions.c
 
 
 def save_identity(
-    engine: Engine,
+    conn: Connection,
     client_id: str,
     anonymous_id: str,
     *,
@@ -35,11 +35,14 @@ def save_identity(
     display_name: str | None,
     traits: dict[str, Any] | None,
     now: datetime | None = None,
-) -> int:
-    """Insert or replace the identity, then give its email to that anonymousId's
-    sessions that have none; returns how many sessions got it.
+) -> None:
+    """Insert or replace the identity.
 
-    Raises the driver's IntegrityError if the client does not exist (any more).
+    Commit it before ``give_email`` gives its email to sessions: a session
+    start commits its row and then reads identities (``claim_person``), so
+    each side writes before it reads the other's table and at least one of
+    them sees the other. In one transaction, PostgreSQL's READ COMMITTED let
+    both miss. Raises IntegrityError if the client does not exist (any more).
     """
     now = now or datetime.now(UTC)
     values = {
@@ -49,28 +52,25 @@ def save_identity(
         "traits": traits,
         "updated_at": now,
     }
-    with engine.begin() as conn:
-        key = {"client_id": client_id, "anonymous_id": anonymous_id, "created_at": now}
-        _upsert(conn, key, values)
-    if email is None:
-        return 0
-    # A second transaction, after the identity is committed: a session start
-    # commits its row and then reads identities (claim_person), so each side
-    # writes before it reads the other's table and at least one of them sees
-    # the other. In one transaction, PostgreSQL's READ COMMITTED let both miss.
-    with engine.begin() as conn:
-        # Only sessions without a person: one already shown with an email keeps it.
-        return int(
-            conn.execute(
-                update(replay_sessions)
-                .where(
-                    _s.client_id == client_id,
-                    _s.anonymous_id == anonymous_id,
-                    _s.user_email.is_(None),
-                )
-                .values(user_email=email.lower())
-            ).rowcount
-        )
+    key = {"client_id": client_id, "anonymous_id": anonymous_id, "created_at": now}
+    _upsert(conn, key, values)
+
+
+def give_email(conn: Connection, client_id: str, anonymous_id: str, email: str) -> int:
+    """Give an identified ``email`` to that anonymousId's sessions that have none;
+    returns how many got it. Only after the identity is committed (see
+    ``save_identity``). A session already shown with an email keeps it."""
+    return int(
+        conn.execute(
+            update(replay_sessions)
+            .where(
+                _s.client_id == client_id,
+                _s.anonymous_id == anonymous_id,
+                _s.user_email.is_(None),
+            )
+            .values(user_email=email.lower())
+        ).rowcount
+    )
 
 
 def _upsert(conn: Connection, key: dict[str, Any], values: dict[str, Any]) -> None:
@@ -88,30 +88,23 @@ def _upsert(conn: Connection, key: dict[str, Any], values: dict[str, Any]) -> No
     )
 
 
-def email_for(engine: Engine, client_id: str, anonymous_id: str) -> str | None:
-    """The identified email of ``anonymous_id``, if it has one."""
-    query = select(_i.email).where(_i.client_id == client_id, _i.anonymous_id == anonymous_id)
-    with engine.connect() as conn:
-        return conn.execute(query).scalar()
-
-
-def claim_person(engine: Engine, client_id: str, anonymous_id: str, session_id: str) -> bool:
+def claim_person(conn: Connection, client_id: str, anonymous_id: str, session_id: str) -> bool:
     """Give a just-stored session the email its anonymousId was identified with.
 
     Called after the session's row is committed, never before: an identify
     committing before this read is seen here, and one committing after it
-    finds the session row with its own update — so no interleaving of the two
-    requests (Usero's SDK may send them together) leaves the session without
-    its person. Reads first, so the common case (nobody identified) writes
-    nothing.
+    finds the session row with its own update (``give_email``) — so no
+    interleaving of the two requests (Usero's SDK may send them together)
+    leaves the session without its person. Reads first, so the common case
+    (nobody identified) writes nothing.
     """
-    email = email_for(engine, client_id, anonymous_id)
+    query = select(_i.email).where(_i.client_id == client_id, _i.anonymous_id == anonymous_id)
+    email = conn.execute(query).scalar()
     if email is None:
         return False
-    with engine.begin() as conn:
-        conn.execute(
-            update(replay_sessions)
-            .where(_s.id == session_id, _s.user_email.is_(None))
-            .values(user_email=email.lower())
-        )
+    conn.execute(
+        update(replay_sessions)
+        .where(_s.id == session_id, _s.user_email.is_(None))
+        .values(user_email=email.lower())
+    )
     return True

@@ -1,7 +1,9 @@
 """Session replays: sessions, their chunks, reading the events back, and clean-up.
 
 The ingest API (``sayso.ingest.replay``) writes through the group-commit
-writer; everything here is synchronous and meant for a thread (or the CLI).
+writer: its rows as inserts, and ``reopen_session`` and ``finalise_session``
+as functions the writer runs in its transaction (they take its connection).
+Everything here is synchronous and meant for a thread (or the CLI).
 The dashboard's player reads a session with ``get_session`` and its events
 with ``iter_events_json``; what its pages list and mark (sessions, linked
 feedback, gaps) is in ``replay_views``.
@@ -26,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     DateTime,
     Engine,
     Row,
@@ -267,28 +270,28 @@ def _latest_start() -> ColumnElement[datetime]:
     return func.coalesce(_s.resumed_at, _s.started_at)
 
 
-def reopen_session(engine: Engine, session_id: str, started_at: datetime | None = None) -> None:
+def reopen_session(conn: Connection, session_id: str, started_at: datetime | None = None) -> None:
     """A reload in the same tab starts the same session again: if the previous
     page finalised it (pagehide), it takes chunks again.
 
     The new page's ``startedAt`` is kept as ``resumed_at`` (only ever moving
     forward), so the previous page's finalise beacon, if it arrives after
     this, is recognised as stale by ``finalise_session`` and ignored.
+    Runs in the caller's transaction (the writer's, on the ingest path).
     """
-    with engine.begin() as conn:
-        if started_at is not None:
-            new = bindparam("resumed", started_at, type_=DateTime(timezone=True))
-            latest = _latest_start()
-            conn.execute(
-                update(replay_sessions)
-                .where(_s.id == session_id, or_(latest.is_(None), latest < new))
-                .values(resumed_at=new)
-            )
+    if started_at is not None:
+        new = bindparam("resumed", started_at, type_=DateTime(timezone=True))
+        latest = _latest_start()
         conn.execute(
             update(replay_sessions)
-            .where(_s.id == session_id, _s.closed_at.is_not(None))
-            .values(closed_at=None, closed_reason=None, ended_at=None)
+            .where(_s.id == session_id, or_(latest.is_(None), latest < new))
+            .values(resumed_at=new)
         )
+    conn.execute(
+        update(replay_sessions)
+        .where(_s.id == session_id, _s.closed_at.is_not(None))
+        .values(closed_at=None, closed_reason=None, ended_at=None)
+    )
 
 
 def stored_chunk_blob(engine: Engine, session_id: str, seq: int) -> str | None:
@@ -329,7 +332,7 @@ def session_client(engine: Engine, session_id: str) -> str | None:
 
 
 def finalise_session(
-    engine: Engine, session_id: str, ended_at: datetime | None, *, now: datetime | None = None
+    conn: Connection, session_id: str, ended_at: datetime | None, *, now: datetime | None = None
 ) -> bool:
     """Close an open session; False if it was closed already (finalise is idempotent)
     or the finalise is stale.
@@ -338,19 +341,19 @@ def finalise_session(
     — the beacon of the page before a reload, arriving after the new page
     resumed the session. Both times come from the same browser's clock, so the
     comparison is sound; without ``ended_at`` there is nothing to compare and
-    the session is closed as before.
+    the session is closed as before. Runs in the caller's transaction (the
+    writer's, on the ingest path).
     """
     now = now or datetime.now(UTC)
     conditions = [_s.id == session_id, _s.closed_at.is_(None)]
     if ended_at is not None:
         latest = _latest_start()
         conditions.append(or_(latest.is_(None), latest <= ended_at))
-    with engine.begin() as conn:
-        closed = conn.execute(
-            update(replay_sessions)
-            .where(*conditions)
-            .values(closed_at=now, closed_reason=CLOSED_FINALISED, ended_at=ended_at or now)
-        ).rowcount
+    closed = conn.execute(
+        update(replay_sessions)
+        .where(*conditions)
+        .values(closed_at=now, closed_reason=CLOSED_FINALISED, ended_at=ended_at or now)
+    ).rowcount
     return bool(closed)
 
 

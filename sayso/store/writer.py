@@ -11,9 +11,14 @@ server commits a lone row immediately. A response is sent only after its own
 row is committed.
 
 A request may hand over several rows as one unit (a feedback item and its
-screenshot links): a unit is always committed whole or not at all. If a batch
-fails on a constraint, its units are retried one by one so a single bad unit
-can't take its neighbours down with it.
+screenshot links): a unit is always committed whole or not at all. The few
+ingest writes that are not plain inserts (closing or reopening a replay
+session, an identify's upsert) are small functions handed over with ``run``:
+they run on the same thread, in the same transaction as the rows queued with
+them, after those rows, and their result comes back once it is committed — so
+nothing on the request path competes with the writer for SQLite's write lock.
+If a batch fails on anything but an outage, its units and functions are
+retried one by one, so a single bad one can't take its neighbours down with it.
 
 An outage (database down, disk full) fails the batches that meet it — their
 requests answer 503, nothing is acknowledged — and the thread carries on: its
@@ -31,10 +36,10 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
-from sqlalchemy import JSON, DateTime, Engine, Table
+from sqlalchemy import JSON, Connection, DateTime, Engine, Table
 from sqlalchemy.engine import Dialect
 
 from sayso.store.outages import describe, is_outage
@@ -50,7 +55,13 @@ Params = tuple[Any, ...]
 # A unit: rows that must be committed together (a feedback item and its
 # screenshot links), in parent-first order.
 Unit = list[tuple["PreparedInsert", Params]]
-_Item = tuple[Unit, "asyncio.Future[None]"]
+# A write function with its arguments bound: called with the writer's connection.
+Call = Callable[[Connection], Any]
+_Item = tuple[Unit | Call, "asyncio.Future[Any]"]
+# What became of one unit or call: its result, or the error it raised.
+_Outcome = tuple[Any, BaseException | None]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _STOP = object()
 _json = msgspec.json.Encoder()
 
@@ -136,7 +147,8 @@ class Writer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._prepared: dict[Table, PreparedInsert] = {}
-        self._connection: Any = None  # the writer thread's own DBAPI connection
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._connection: Connection | None = None  # the writer thread's own
         self._committing = False  # whether the current transaction's COMMIT was sent
         self.batches = 0  # counters, for tests and the benchmark
         self.units = 0
@@ -160,23 +172,47 @@ class Writer:
 
     async def insert_unit(self, rows: Sequence[tuple[Table, Mapping[str, Any]]]) -> None:
         """Insert ``rows`` in one transaction, parents first; returns once committed."""
+        unit: Unit = []
+        for table, row in rows:
+            statement = self.prepare(table)
+            unit.append((statement, statement.params(row)))
+        await self._submit(unit)
+
+    async def run(
+        self, fn: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """Run ``fn(connection, *args, **kwargs)`` on the writer's thread, in its
+        transaction; returns ``fn``'s result once that is committed, or raises
+        what ``fn`` raised (nothing of it is then stored).
+
+        ``fn`` is a small synchronous write (an UPDATE or two, an upsert) that
+        touches nothing but ``connection`` and never begins, commits or rolls
+        back. It may be called more than once (a batch that fails is retried
+        one by one), but only one call is ever committed. Refused like an
+        insert when the writer is overloaded or stopped, and, like an insert,
+        run even if the caller is cancelled meanwhile.
+        """
+
+        def call(connection: Connection) -> _T:
+            return fn(connection, *args, **kwargs)
+
+        result: _T = await self._submit(call)
+        return result
+
+    async def _submit(self, work: Unit | Call) -> Any:
         if self._loop is None or self._thread is None:
             raise WriterStopped
         if self._pending >= MAX_PENDING:
             raise WriterOverloaded
-        future: asyncio.Future[None] = self._loop.create_future()
+        future: asyncio.Future[Any] = self._loop.create_future()
         self._pending += 1
         if not self._buffer:
             # Hand over everything this event-loop pass produces in one go: one
             # cross-thread wake-up per pass rather than one per row.
             self._loop.call_soon(self._hand_over)
-        unit: Unit = []
-        for table, row in rows:
-            statement = self.prepare(table)
-            unit.append((statement, statement.params(row)))
-        self._buffer.append((unit, future))
+        self._buffer.append((work, future))
         try:
-            await future
+            return await future
         finally:
             self._pending -= 1
 
@@ -214,16 +250,47 @@ class Writer:
                     stopping = True
                     break
                 batch.extend(more)  # type: ignore[arg-type]
-            errors = self._commit(batch)
+            outcomes = self._commit(batch)
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(_settle, batch, errors)
+            self._loop.call_soon_threadsafe(_settle, batch, outcomes)
         if self._connection is not None:
             self._connection.close()
 
-    def _execute(self, groups: Mapping[PreparedInsert, list[Params]]) -> None:
+    def _commit(self, batch: list[_Item]) -> list[_Outcome]:
+        try:
+            results = self._execute([work for work, _ in batch])
+        except Exception as exc:
+            if is_outage(exc):  # each request's 503 is logged at the boundary
+                log.debug("batch of %d not committed: %s", len(batch), describe(exc))
+                return [(None, exc)] * len(batch)
+            if len(batch) > 1:
+                # A constraint, or a function's error: find whose, and commit the rest.
+                return [self._commit_alone(work) for work, _ in batch]
+            return [self._failed(batch[0][0], exc)]
+        self.batches += 1
+        self.units += len(batch)
+        return [(result, None) for result in results]
+
+    def _commit_alone(self, work: Unit | Call) -> _Outcome:
+        try:
+            [result] = self._execute([work])
+        except Exception as exc:
+            return self._failed(work, exc)
+        self.batches += 1
+        self.units += 1
+        return result, None
+
+    def _failed(self, work: Unit | Call, exc: Exception) -> _Outcome:
+        # A function's error is its caller's to judge; an insert that fails on
+        # anything but a constraint or an outage is a bug worth a traceback.
+        if isinstance(work, list) and not (isinstance(exc, self.integrity_error) or is_outage(exc)):
+            log.error("a unit of %d rows failed to commit", len(work), exc_info=exc)
+        return None, exc
+
+    def _execute(self, work: list[Unit | Call]) -> list[Any]:
         reused = self._connection is not None
         try:
-            self._transaction(groups)
+            return self._transaction(work)
         except Exception as exc:
             if not (reused and not self._committing and is_outage(exc)):
                 raise
@@ -231,15 +298,29 @@ class Writer:
             # meanwhile) fails on its first statement. COMMIT was never sent,
             # so nothing of this batch is stored: run it again on a new one.
             log.warning("writer: connection lost (%s); reconnecting", describe(exc))
-            self._transaction(groups)
+            return self._transaction(work)
 
-    def _transaction(self, groups: Mapping[PreparedInsert, list[Params]]) -> None:
+    def _transaction(self, work: list[Unit | Call]) -> list[Any]:
+        """One transaction: every unit's rows (a statement's rows at once), then
+        each function in turn; the functions' results, None for a unit."""
         self._committing = False
         if self._connection is None:
-            self._connection = self._engine.raw_connection()
+            self._connection = self._engine.connect()
         connection = self._connection
         try:
-            cursor = connection.cursor()
+            connection.begin()
+            if self._sqlite:
+                # The write lock from the start: a function's reads and writes
+                # are then one transaction (sqlite3 would only begin one at
+                # its first write).
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            groups: dict[PreparedInsert, list[Params]] = defaultdict(list)
+            for unit in work:
+                if isinstance(unit, list):
+                    for statement, params in unit:
+                        groups[statement].append(params)
+            # The driver's own cursor: no SQLAlchemy processing per row.
+            cursor: Any = connection.connection.cursor()
             for statement, rows in groups.items():
                 if statement.copy_sql is None:
                     cursor.executemany(statement.sql, rows)
@@ -247,9 +328,10 @@ class Writer:
                     with cursor.copy(statement.copy_sql) as copy:
                         for row in rows:
                             copy.write_row(row)
+            cursor.close()
+            results = [None if isinstance(item, list) else item(connection) for item in work]
             self._committing = True
             connection.commit()
-            cursor.close()
         except Exception as exc:
             if is_outage(exc):
                 # Lost, or on a disk that failed: start afresh next time.
@@ -261,51 +343,20 @@ class Writer:
                 # The connection itself is broken: drop it, the next batch reconnects.
                 self._drop_connection()
             raise
+        return results
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.invalidate()
-
-    def _commit(self, batch: list[_Item]) -> list[BaseException | None]:
-        groups: dict[PreparedInsert, list[Params]] = defaultdict(list)
-        for unit, _ in batch:
-            for statement, params in unit:
-                groups[statement].append(params)
-        try:
-            self._execute(groups)
-        except self.integrity_error as exc:
-            if len(batch) == 1:
-                return [exc]
-            return [self._commit_unit(unit) for unit, _ in batch]
-        except Exception as exc:
-            if is_outage(exc):  # each request's 503 is logged at the boundary
-                log.debug("batch of %d units not committed: %s", len(batch), describe(exc))
-            else:
-                log.exception("batch of %d units failed to commit", len(batch))
-            return [exc] * len(batch)
-        self.batches += 1
-        self.units += len(batch)
-        return [None] * len(batch)
-
-    def _commit_unit(self, unit: Unit) -> BaseException | None:
-        groups: dict[PreparedInsert, list[Params]] = defaultdict(list)
-        for statement, params in unit:
-            groups[statement].append(params)
-        try:
-            self._execute(groups)
-        except Exception as exc:
-            return exc
-        self.batches += 1
-        self.units += 1
-        return None
+            connection.close()
 
 
-def _settle(batch: list[_Item], errors: list[BaseException | None]) -> None:
-    for (_, future), error in zip(batch, errors, strict=True):
+def _settle(batch: list[_Item], outcomes: list[_Outcome]) -> None:
+    for (_, future), (result, error) in zip(batch, outcomes, strict=True):
         if future.done():  # the request was cancelled (client went away)
             continue
         if error is None:
-            future.set_result(None)
+            future.set_result(result)
         else:
             future.set_exception(error)
