@@ -41,6 +41,18 @@ metadata = MetaData(
     }
 )
 
+
+def project_id(*, primary_key: bool = False) -> Column[str]:
+    """The owning project's ``client_id``: its rows go when the project does (cascade)."""
+    return Column(
+        "client_id",
+        String(64),
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+    )
+
+
 clients = Table(
     "clients",
     metadata,
@@ -63,12 +75,7 @@ feedback = Table(
     "feedback",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    project_id(),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("rating", SmallInteger, nullable=True),
     Column("comment", Text, nullable=True),
@@ -101,12 +108,7 @@ screenshots = Table(
     metadata,
     # "<clientId>/<32 random base32 chars>.<ext>": what the API calls fileName.
     Column("file_name", String(200), primary_key=True),
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    project_id(),
     Column("blob_key", String(300), nullable=False),
     Column("mime_type", String(100), nullable=False),
     Column("file_size", BigInteger, nullable=False),
@@ -187,12 +189,7 @@ sign_in_limits = Table(
 memberships = Table(
     "memberships",
     metadata,
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    project_id(primary_key=True),
     Column(
         "user_id",
         String(32),
@@ -262,12 +259,7 @@ feedback_tags = Table(
         primary_key=True,
     ),
     Column("tag", String(40), primary_key=True),
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    project_id(),
     Index(None, "client_id", "tag"),
 )
 
@@ -300,12 +292,7 @@ feedback_notes = Table(
 feedback_daily = Table(
     "feedback_daily",
     metadata,
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    project_id(primary_key=True),
     Column("environment", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("rating", SmallInteger, primary_key=True),
@@ -315,12 +302,7 @@ feedback_daily = Table(
 feedback_pages_daily = Table(
     "feedback_pages_daily",
     metadata,
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    project_id(primary_key=True),
     Column("environment", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("page", String(500), primary_key=True),
@@ -336,12 +318,7 @@ feedback_pages_daily = Table(
 feedback_people = Table(
     "feedback_people",
     metadata,
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    project_id(primary_key=True),
     Column("environment", String(64), primary_key=True),
     Column("email", String(254), primary_key=True),
     Column("count", BigInteger, nullable=False),
@@ -365,12 +342,7 @@ replay_sessions = Table(
     "replay_sessions",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    project_id(),
     Column("sdk_session_id", String(128), nullable=False),
     Column("anonymous_id", String(128), nullable=True),
     # The person, once the host app identifies them (POST /api/identify).
@@ -426,12 +398,7 @@ replay_chunks = Table(
 identities = Table(
     "identities",
     metadata,
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    project_id(primary_key=True),
     Column("anonymous_id", String(128), primary_key=True),
     Column("external_user_id", String(255), nullable=True),
     Column("email", String(254), nullable=True),
