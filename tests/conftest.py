@@ -26,15 +26,15 @@ from sayso.settings import Settings
 from sayso.store import migrate
 from sayso.store.clients import create_client
 from sayso.store.database import create_db_engine
-from tests.images import png_bytes
-from tests.live_server import LiveServer
+from tests.support.accounts import SignIn
+from tests.support.images import png_bytes
+from tests.support.live_server import LiveServer
+from tests.support.s3 import S3_BUCKET, S3_KEY
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SAYSO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ("sqlite", "postgres")
-S3_BUCKET = "sayso-test"
-S3_KEY = "test"
 
 
 def _postgres_url(database: str) -> str:
@@ -108,17 +108,6 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def s3_overrides(endpoint: str, prefix: str) -> dict[str, object]:
-    """Settings that put blobs under ``prefix`` in the test bucket."""
-    return {
-        "storage_url": f"s3://{S3_BUCKET}/{prefix}",
-        "s3_endpoint_url": endpoint,
-        "s3_access_key_id": S3_KEY,
-        "s3_secret_access_key": S3_KEY,
-        "s3_region": "us-east-1",
-    }
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -169,9 +158,6 @@ def upload_screenshot() -> Callable[..., dict[str, object]]:
         return response.json()["screenshot"]  # type: ignore[no-any-return]
 
     return upload
-
-
-SignIn = Callable[[str, str], User | None]
 
 
 @pytest.fixture

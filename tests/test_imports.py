@@ -1,4 +1,6 @@
-"""The package's import graph: ``sayso.app`` is the top, and nothing goes round in a circle.
+"""Import graphs: ``sayso.app`` is the top of the package and nothing goes round
+in a circle; dashboard pages don't import each other; tests import only
+``tests.support``.
 
 Read from the source with ``ast`` (imports under ``TYPE_CHECKING`` count: mypy
 follows them, and a circle of them is still a tangle to read), so the test
@@ -8,17 +10,21 @@ needs nothing imported and sees every module.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import sayso
 
 PACKAGE = Path(sayso.__file__).parent
+TESTS = Path(__file__).parent
+# A dashboard module that declares a route is a page.
+ROUTE = re.compile(r"^@(get|post|get_or_head|delete|put|patch)\(", re.M)
 
 
-def _modules() -> dict[str, Path]:
+def _modules(package: Path = PACKAGE) -> dict[str, Path]:
     modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    for path in package.rglob("*.py"):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
         modules[".".join(parts)] = path
@@ -43,8 +49,8 @@ def _imported(name: str, path: Path, known: set[str]) -> set[str]:
     return found & known - {name}
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = _modules()
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    modules = _modules(package)
     return {name: _imported(name, path, set(modules)) for name, path in modules.items()}
 
 
@@ -94,3 +100,29 @@ def test_a_cycle_is_found_when_there_is_one() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _a_cycle(graph) == ["a", "b", "c", "a"]
     assert _a_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_dashboard_pages_import_no_other_page() -> None:
+    pages = {
+        name
+        for name, path in _modules().items()
+        if name.startswith("sayso.dashboard.") and ROUTE.search(path.read_text())
+    }
+    # app.py gathers the pages into the dashboard's router: that is its job.
+    pages.discard("sayso.dashboard.app")
+    assert {"sayso.dashboard.inbox", "sayso.dashboard.people"} <= pages
+    graph = import_graph()
+    assert {page: graph[page] & pages for page in pages if graph[page] & pages} == {}
+
+
+def test_tests_import_only_the_support_package_never_another_test_module() -> None:
+    # Shared helpers live in tests/support, shared fixtures in a conftest.py;
+    # a test module importing another would run its tests' fixtures twice.
+    graph = import_graph(TESTS)
+    assert "tests.dashboard.test_inbox" in graph
+    wrong = {
+        name: sorted(m for m in imported if not m.startswith("tests.support"))
+        for name, imported in graph.items()
+        if any(not m.startswith("tests.support") for m in imported)
+    }
+    assert wrong == {}

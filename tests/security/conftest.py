@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.private_postgres import PrivateCluster
+from tests.support.private_postgres import PrivateCluster
 
 
 @pytest.fixture(scope="session")

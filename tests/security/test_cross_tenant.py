@@ -19,7 +19,7 @@ from sayso.accounts.memberships import create_project
 from sayso.accounts.users import create_user
 from sayso.store.clients import create_client
 from sayso.store.schema import feedback
-from tests.live_server import LiveServer
+from tests.support.live_server import LiveServer
 
 PASSWORD = "correct horse battery staple"
 FEEDBACK_LINK = re.compile(r'href="/projects/(client_\w+)/feedback/(\w+)"')

@@ -31,7 +31,7 @@ from sayso.ingest.pixel_budgets import PixelsInFlight
 from sayso.settings import Settings
 from sayso.store.clients import create_client
 from sayso.store.schema import screenshots
-from tests.images import (
+from tests.support.images import (
     PLANTED,
     page_capture,
     png_bytes,
@@ -39,7 +39,7 @@ from tests.images import (
     solid_rgba_png,
     with_metadata,
 )
-from tests.live_server import LiveServer, migrated_server
+from tests.support.live_server import LiveServer, migrated_server
 
 MP = 1_000_000
 RATIO_ERROR = "too many pixels for its file size"

@@ -17,8 +17,8 @@ import threading
 import httpx
 
 from sayso.store.clients import create_client
-from tests.images import png_bytes
-from tests.live_server import LiveServer
+from tests.support.images import png_bytes
+from tests.support.live_server import LiveServer
 
 
 async def hold_default_pool(release: threading.Event, held: threading.Semaphore) -> None:

@@ -27,10 +27,10 @@ from sayso.accounts.users import create_user
 from sayso.settings import Settings
 from sayso.store.clients import create_client
 from sayso.store.schema import feedback, replay_chunks, replay_sessions, screenshots
-from tests.conftest import s3_overrides
-from tests.images import png_bytes
-from tests.live_server import migrated_server
-from tests.private_postgres import PrivateCluster, free_port
+from tests.support.images import png_bytes
+from tests.support.live_server import migrated_server
+from tests.support.private_postgres import PrivateCluster, free_port
+from tests.support.s3 import s3_overrides
 
 SAYSO = str(Path(sys.executable).with_name("sayso"))
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"

@@ -49,9 +49,9 @@ from sayso.store.replays import (
     session_blob_folder,
 )
 from sayso.store.schema import replay_chunks
-from tests.conftest import S3_BUCKET, s3_overrides
-from tests.images import png_bytes
-from tests.live_server import LiveServer, migrated_server
+from tests.support.images import png_bytes
+from tests.support.live_server import LiveServer, migrated_server
+from tests.support.s3 import S3_BUCKET, s3_overrides
 
 PASSWORD = "correct horse battery staple"
 CHROME = (

@@ -31,8 +31,8 @@ from sayso.settings import Settings
 from sayso.store.clients import create_client
 from sayso.store.ids import new_sortable_id
 from sayso.store.schema import feedback
-from tests.images import png_bytes
-from tests.live_server import LiveServer, migrated_server
+from tests.support.images import png_bytes
+from tests.support.live_server import LiveServer, migrated_server
 
 # Short enough to see each deadline pass within WAIT, long enough that a
 # request sent in one piece never meets one on a busy machine.

@@ -39,7 +39,7 @@ from sayso.settings import Settings, SettingsError
 from sayso.store import audit
 from sayso.store.database import create_db_engine
 from sayso.store.schema import audit_log, sign_in_limits, users
-from tests.live_server import LiveServer, migrated_server
+from tests.support.live_server import LiveServer, migrated_server
 
 PASSWORD = "correct horse battery"
 WRONG = "not the password"
