@@ -22,9 +22,9 @@ from collections import OrderedDict
 
 from sqlalchemy import Engine
 
-from sayso.ingest.http import HTTPError, Request
+from sayso.ingest.http import HTTPError
 from sayso.ingest.offload import Offload
-from sayso.origins import Origin, origin_allowed, request_origin
+from sayso.origins import Origin, origin_allowed
 from sayso.store.clients import Client, get_client, possible_client_id
 
 MAX_KNOWN = 10_000
@@ -69,15 +69,12 @@ class ClientLookup:
         self._unknown.pop(client_id, None)
 
 
-async def allowed_client(
-    lookup: ClientLookup, request: Request, client_id: str
-) -> tuple[Client, Origin | None]:
-    """The named client and the request's origin, if the client exists (else 404)
-    and the origin is on its allowlist (else 403)."""
+async def allowed_client(lookup: ClientLookup, client_id: str, origin: Origin | None) -> Client:
+    """The named client, if it exists (else 404) and ``origin`` (the request's,
+    ``Request.origin``) is on its allowlist (else 403)."""
     client = await lookup.get(client_id)
     if client is None:
         raise HTTPError(404, "Unknown clientId: check the id in your project settings")
-    origin = request_origin(request.header(b"origin"), request.header(b"referer"))
     if not origin_allowed(client.allowed_origins, origin):
         raise HTTPError(403, "Domain not allowed")
-    return client, origin
+    return client

@@ -7,11 +7,10 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from sayso.ingest.client_lookup import allowed_client
-from sayso.ingest.http import HTTPError, Request, Response
-from sayso.ingest.validation import INVALID_DATA, FeedbackInput, Rejection, validate_feedback
+from sayso.ingest.fields import INVALID_DATA
+from sayso.ingest.http import HTTPError, Request, Response, decode_json
+from sayso.ingest.validation import FeedbackInput, Rejection, validate_feedback
 from sayso.store.feedback import find_by_idempotency_key
 from sayso.store.ids import new_sortable_id
 from sayso.store.schema import feedback, feedback_screenshots
@@ -26,41 +25,37 @@ MAX_BODY_BYTES = 1_048_576  # 1 MiB; metadata alone is capped at 10 KB
 MAX_USER_AGENT = 1_000
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
-_decode = msgspec.json.Decoder().decode
-
-
-def decode_json(body: bytes) -> object:
-    try:
-        return _decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
-        # RecursionError: absurdly deep nesting ([[[[...]]]]) is malformed for us;
-        # UnicodeDecodeError: msgspec's error for bad UTF-8 inside a string.
-        raise HTTPError(400, "Request body must be valid JSON") from None
-
 
 async def post_feedback(runtime: Runtime, request: Request) -> Response:
     body = await request.body(MAX_BODY_BYTES)
-    referer = request.header(b"referer")
-    result = validate_feedback(decode_json(body), referer=referer)
+    result = validate_feedback(decode_json(body), referer=request.header(b"referer"))
     if isinstance(result, Rejection):
         extra = {"issues": result.issues} if result.issues else None
         raise HTTPError(400, result.error, extra=extra)
 
-    client, origin = await allowed_client(runtime.clients, request, result.client_id)
-
-    idempotency_key = _idempotency_key(request)
+    origin = request.origin()
+    client = await allowed_client(runtime.clients, result.client_id, origin)
+    idempotency_key = _idempotency_key(request.header(b"idempotency-key"))
+    shots = (
+        await _resolve_screenshots(runtime, client.id, result.screenshots)
+        if result.screenshots
+        else []
+    )
     feedback_id = new_sortable_id()
-    row = _row(feedback_id, result, request, str(origin or ""))
-    row["idempotency_key"] = idempotency_key
+    row = _row(
+        feedback_id,
+        result,
+        origin=str(origin or ""),
+        user_agent=request.header(b"user-agent"),
+        idempotency_key=idempotency_key,
+        # The server's own record of each upload, not the numbers sent.
+        screenshots=[shot.api_object(runtime.settings.public_url) for shot in shots] or None,
+    )
     unit: list[tuple[Table, dict[str, object]]] = [(feedback, row)]
-    if result.screenshots:
-        shots = await _resolve_screenshots(runtime, client.id, result.screenshots)
-        # Store the server's own record of each upload, not the numbers sent.
-        row["screenshots"] = [shot.api_object(runtime.settings.public_url) for shot in shots]
-        unit += [
-            (feedback_screenshots, {"feedback_id": feedback_id, "file_name": s.file_name})
-            for s in shots
-        ]
+    unit += [
+        (feedback_screenshots, {"feedback_id": feedback_id, "file_name": s.file_name})
+        for s in shots
+    ]
     try:
         await runtime.writer.insert_unit(unit)
     except runtime.writer.integrity_error:
@@ -78,9 +73,8 @@ async def post_feedback(runtime: Runtime, request: Request) -> Response:
     return Response(200, {"success": True, "feedbackId": feedback_id})
 
 
-def _idempotency_key(request: Request) -> str | None:
+def _idempotency_key(key: str | None) -> str | None:
     """The optional ``Idempotency-Key`` header: 1-255 visible ASCII characters."""
-    key = request.header(b"idempotency-key")
     if key is None:
         return None
     key = key.strip()
@@ -108,8 +102,15 @@ async def _resolve_screenshots(
     return [found[name] for name in names]
 
 
-def _row(feedback_id: str, data: FeedbackInput, request: Request, origin: str) -> dict[str, object]:
-    user_agent = request.header(b"user-agent")
+def _row(
+    feedback_id: str,
+    data: FeedbackInput,
+    *,
+    origin: str,
+    user_agent: str | None,
+    idempotency_key: str | None,
+    screenshots: list[dict[str, Any]] | None,
+) -> dict[str, object]:
     return {
         "id": feedback_id,
         "client_id": data.client_id,
@@ -121,10 +122,11 @@ def _row(feedback_id: str, data: FeedbackInput, request: Request, origin: str) -
         "page_title": data.page_title,
         "referrer": data.referrer,
         "environment": data.environment,
-        "screenshots": data.screenshots,
+        "screenshots": screenshots,
         "metadata": data.metadata,
         "session_replay_id": data.session_replay_id,
         "replay_offset_ms": data.replay_offset_ms,
         "origin": origin or None,
         "user_agent": user_agent[:MAX_USER_AGENT] if user_agent else None,
+        "idempotency_key": idempotency_key,
     }

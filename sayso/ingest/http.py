@@ -21,6 +21,8 @@ from typing import Any
 
 import msgspec
 
+from sayso.origins import Origin, request_origin
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -32,6 +34,7 @@ _PROCESS_TAG = secrets.token_hex(3)
 _counter = itertools.count(1)
 
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
 
 BASE_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-type", b"application/json"),
@@ -217,6 +220,10 @@ class Request:
         value = self._headers.get(name)
         return None if value is None else value.decode("latin-1")
 
+    def origin(self) -> Origin | None:
+        """Where the request comes from: its ``Origin``, else its ``Referer``'s origin."""
+        return request_origin(self.header(b"origin"), self.header(b"referer"))
+
     async def stream(self, limit: int) -> AsyncIterator[bytes]:
         """The body chunk by chunk, refusing with 413 as soon as it is known to exceed ``limit``.
 
@@ -251,6 +258,16 @@ class Request:
         """The whole body (see ``stream``)."""
         chunks = [chunk async for chunk in self.stream(limit)]
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def decode_json(body: bytes) -> object:
+    """A request body as JSON (a 400 if it isn't)."""
+    try:
+        return _decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+        # RecursionError: absurdly deep nesting ([[[[...]]]]) is malformed for us;
+        # UnicodeDecodeError: msgspec's error for bad UTF-8 inside a string.
+        raise HTTPError(400, "Request body must be valid JSON") from None
 
 
 def too_large(limit: int) -> HTTPError:

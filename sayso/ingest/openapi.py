@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 document of the public API, served at ``/openapi.json``.
 
-Built from the same constants the validators enforce (``validation``, and the
-replay and identify modules' own limits), so the published limits can't drift
-from the real ones.
+The request bodies' schemas come from the very declarations that validate
+them (``FEEDBACK``, ``IDENTIFY``, replay's ``START`` and ``FINALISE``, see
+``ingest.fields``), and the other limits from the handlers' own constants, so
+the published contract can't drift from the code. This module adds the prose:
+paths, responses, descriptions.
 """
 
 from __future__ import annotations
@@ -13,28 +15,10 @@ from typing import Any
 from sayso import __version__
 from sayso.ingest import identify, replay
 from sayso.ingest.feedback import MAX_BODY_BYTES
+from sayso.ingest.identify import IDENTIFY
+from sayso.ingest.replay import FINALISE, START
 from sayso.ingest.screenshots import MAX_SCREENSHOT_BYTES
-from sayso.ingest.validation import (
-    EMAIL_PATTERN,
-    JSON_MAX_DEPTH,
-    MAX_LENGTHS,
-    MAX_SAFE_INTEGER,
-    MAX_SCREENSHOTS,
-    METADATA_MAX_BYTES,
-    SCREENSHOT_MAX_LENGTHS,
-)
-
-NO_NUL = "^[^\\x00]*$"
-
-
-def _string(field: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "string",
-        "maxLength": MAX_LENGTHS[field],
-        "pattern": NO_NUL,
-        "description": description,
-        **extra,
-    }
+from sayso.ingest.validation import CLIENT_ID, FEEDBACK, SCREENSHOT
 
 
 def _error(description: str, *, issues: bool = False) -> dict[str, Any]:
@@ -54,94 +38,25 @@ def _error(description: str, *, issues: bool = False) -> dict[str, Any]:
     }
 
 
-SCREENSHOT = {
-    "type": "object",
-    "required": ["fileName", "url", "fileSize", "mimeType"],
-    "properties": {
-        **{
-            key: {"type": "string", "minLength": 1, "maxLength": length, "pattern": NO_NUL}
-            for key, length in SCREENSHOT_MAX_LENGTHS.items()
-        },
-        **{
-            key: {"type": "number", "minimum": 0, "maximum": MAX_SAFE_INTEGER}
-            for key in ("fileSize", "width", "height")
-        },
-    },
-}
-
 SCREENSHOT_UPLOAD = {
     "type": "object",
     "required": ["screenshot", "clientId"],
     "properties": {
         "screenshot": {"type": "string", "format": "binary", "description": "The image file."},
-        "clientId": {"type": "string", "maxLength": MAX_LENGTHS["clientId"]},
+        "clientId": {"type": "string", "maxLength": CLIENT_ID.max_length},
     },
 }
 
-FEEDBACK_REQUEST = {
-    "type": "object",
-    "required": ["clientId"],
-    "description": (
-        "At least one of `rating` and a non-empty `comment` is required. "
-        "Unknown fields are ignored; `null` means absent. Text must not contain NUL."
-    ),
+FEEDBACK_REQUEST = FEEDBACK.schema() | {
+    # At least one of a rating and a non-empty comment (validate_feedback).
     "anyOf": [
         {"required": ["rating"]},
         {"required": ["comment"], "properties": {"comment": {"pattern": "\\S"}}},
     ],
-    "properties": {
-        "clientId": _string("clientId", "Your project id, starts with `client_`.", minLength=1),
-        "rating": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 4,
-            "description": "1 Terrible, 2 Bad, 3 Good, 4 Amazing.",
-        },
-        "comment": _string("comment", "Free text; whitespace is trimmed."),
-        "userEmail": _string(
-            "userEmail",
-            "The submitter's email; an empty string is treated as absent.",
-            pattern=f"^$|{EMAIL_PATTERN}",
-        ),
-        "pageUrl": _string("pageUrl", "Defaults to the Referer header."),
-        "pageTitle": _string("pageTitle", "Title of the page."),
-        "referrer": _string("referrer", "The page the user arrived from."),
-        "environment": _string("environment", "E.g. production, staging; omit for the default."),
-        "screenshots": {"type": "array", "maxItems": MAX_SCREENSHOTS, "items": SCREENSHOT},
-        "metadata": {
-            "type": "object",
-            "propertyNames": {"pattern": NO_NUL},
-            "description": (
-                f"Arbitrary JSON, at most {METADATA_MAX_BYTES} bytes serialized and "
-                f"{JSON_MAX_DEPTH} levels deep, with no NUL character in any key or string."
-            ),
-        },
-        "sessionReplayId": _string("sessionReplayId", "Links a session replay.", minLength=1),
-        "replayOffsetMs": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER},
-    },
 }
 
 
 # --- session replay and identify ----------------------------------------------------
-
-# startedAt / endedAt: the browser's clock, as an ISO 8601 string (not declared
-# as format date-time: the server also takes other ISO 8601 forms) or epoch ms.
-_EPOCH_MS_MIN = int(replay.EARLIEST.timestamp() * 1000)
-_EPOCH_MS_MAX = int(replay.LATEST.timestamp() * 1000)
-
-
-def _browser_time(description: str) -> dict[str, Any]:
-    return {
-        "description": (
-            f"{description} The browser's clock: an ISO 8601 time, or epoch milliseconds; "
-            f"years 2000 to 2099."
-        ),
-        "anyOf": [
-            {"type": "string"},
-            {"type": "number", "minimum": _EPOCH_MS_MIN, "exclusiveMaximum": _EPOCH_MS_MAX},
-            {"type": "null"},
-        ],
-    }
 
 
 def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -165,96 +80,9 @@ _ANY_CONTENT_TYPE = (
     "and keepalive fetches often send `text/plain`)."
 )
 
-REPLAY_START_REQUEST = {
-    "type": "object",
-    "required": ["clientId", "sdkSessionId"],
-    "description": f"At most {replay.MAX_CONTROL_BODY} bytes. Unknown fields are ignored.",
-    "properties": {
-        "clientId": _string("clientId", "Your project id, starts with `client_`."),
-        "sdkSessionId": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": replay.MAX_SDK_ID,
-            "pattern": NO_NUL,
-            "description": "Stable per browser tab: the same id again resumes the session.",
-        },
-        "anonymousId": {
-            "type": ["string", "null"],
-            "maxLength": replay.MAX_SDK_ID,
-            "pattern": NO_NUL,
-            "description": "The browser's anonymous id (see /api/identify).",
-        },
-        "startUrl": {
-            "type": ["string", "null"],
-            "description": f"Kept up to {replay.MAX_START_URL} characters, NULs removed.",
-        },
-        "userAgent": {
-            "type": ["string", "null"],
-            "description": (
-                f"Else the User-Agent header; kept up to {replay.MAX_USER_AGENT} characters. "
-                "Bots, crawlers and headless browsers are not recorded."
-            ),
-        },
-        "startedAt": _browser_time("When this page started recording."),
-    },
-}
-
-REPLAY_FINALISE_REQUEST = {
-    "type": "object",
-    "required": ["clientId"],
-    "description": f"At most {replay.MAX_CONTROL_BODY} bytes.",
-    "properties": {
-        "clientId": {"type": "string", "description": "Must own the session."},
-        "endedAt": _browser_time(
-            "When the page stopped recording. Earlier than the latest (re)start's "
-            "startedAt means the beacon of the page before a reload: acknowledged, ignored."
-        ),
-    },
-}
-
-IDENTIFY_REQUEST = {
-    "type": "object",
-    "required": ["clientId", "anonymousId"],
-    "description": (
-        f'At most {identify.MAX_BODY_BYTES} bytes. `null` or `""` means absent; unknown '
-        "fields are ignored; no text anywhere (traits included) may contain NUL."
-    ),
-    "properties": {
-        "clientId": _string("clientId", "Your project id, starts with `client_`.", minLength=1),
-        "anonymousId": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": identify.MAX_ANONYMOUS_ID,
-            "pattern": NO_NUL,
-            "description": "Minted once per browser by the SDK; rotated at logout.",
-        },
-        "externalUserId": {
-            "type": ["string", "null"],
-            "maxLength": identify.IDENTIFY_MAX_LENGTHS["externalUserId"],
-            "pattern": NO_NUL,
-            "description": "The host app's own id for the user.",
-        },
-        "email": {
-            "type": ["string", "null"],
-            "maxLength": identify.IDENTIFY_MAX_LENGTHS["email"],
-            "pattern": f"^$|{EMAIL_PATTERN}",
-            "description": "The same rule as feedback's userEmail; whitespace is trimmed.",
-        },
-        "displayName": {
-            "type": ["string", "null"],
-            "maxLength": identify.IDENTIFY_MAX_LENGTHS["displayName"],
-            "pattern": NO_NUL,
-        },
-        "traits": {
-            "type": ["object", "null"],
-            "propertyNames": {"pattern": NO_NUL},
-            "description": (
-                f"Arbitrary JSON, at most {identify.TRAITS_MAX_BYTES} bytes serialized and "
-                f"{identify.TRAITS_MAX_DEPTH} levels deep, with no NUL in any key or string."
-            ),
-        },
-    },
-}
+REPLAY_START_REQUEST = START.schema()
+REPLAY_FINALISE_REQUEST = FINALISE.schema()
+IDENTIFY_REQUEST = IDENTIFY.schema()
 
 
 def _replay_paths() -> dict[str, Any]:
@@ -516,7 +344,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                                         "required": ["success", "screenshot"],
                                         "properties": {
                                             "success": {"const": True},
-                                            "screenshot": SCREENSHOT,
+                                            "screenshot": SCREENSHOT.schema(),
                                         },
                                     }
                                 }

@@ -31,14 +31,15 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 
 from sayso.ingest.client_lookup import allowed_client
-from sayso.ingest.feedback import decode_json
+from sayso.ingest.fields import Body, Text, Timestamp, checked
 from sayso.ingest.http import HTTPError, Request, Response
-from sayso.ingest.validation import INVALID_DATA
+from sayso.ingest.validation import CLIENT_ID
+from sayso.origins import Origin
 from sayso.store.identities import claim_person
 from sayso.store.ids import new_sortable_id, possible_sortable_id
 from sayso.store.replays import (
@@ -92,89 +93,83 @@ def is_bot(user_agent: str | None) -> bool:
     return bool(user_agent) and _BOT.search(user_agent or "") is not None
 
 
-class _Start(msgspec.Struct, rename="camel"):
-    client_id: str
-    sdk_session_id: str
-    anonymous_id: str | None = None
-    start_url: str | None = None
-    user_agent: str | None = None
-    started_at: str | int | float | None = None
+START = Body(
+    (
+        CLIENT_ID,
+        Text(
+            name="sdkSessionId",
+            max_length=MAX_SDK_ID,
+            required=True,
+            doc="Stable per browser tab: the same id again resumes the session.",
+        ),
+        Text(
+            name="anonymousId",
+            max_length=MAX_SDK_ID,
+            blank_is_absent=True,
+            doc="The browser's anonymous id (see /api/identify).",
+        ),
+        Text(
+            name="startUrl",
+            max_length=MAX_START_URL,
+            clip=True,
+            doc=f"Kept up to {MAX_START_URL} characters, NULs removed.",
+        ),
+        Text(
+            name="userAgent",
+            max_length=MAX_USER_AGENT,
+            clip=True,
+            doc=(
+                f"Else the User-Agent header; kept up to {MAX_USER_AGENT} characters. "
+                "Bots, crawlers and headless browsers are not recorded."
+            ),
+        ),
+        Timestamp(name="startedAt", doc="When this page started recording."),
+    ),
+    doc=f"At most {MAX_CONTROL_BODY} bytes. Unknown fields are ignored.",
+)
 
-
-class _Finalise(msgspec.Struct, rename="camel"):
-    client_id: str
-    ended_at: str | int | float | None = None
-
-
-def _invalid(field: str, message: str) -> HTTPError:
-    return HTTPError(400, INVALID_DATA, extra={"issues": {field: [message]}})
-
-
-_T = TypeVar("_T")
-
-
-def _decode(body: bytes, kind: type[_T]) -> _T:
-    data = decode_json(body)
-    try:
-        return msgspec.convert(data, kind)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        where = message.rpartition(" - at `$.")[2].rstrip("`") if " - at `$." in message else ""
-        raise _invalid(where or "body", message.partition(" - at ")[0]) from None
-
-
-# Browsers send ISO strings or epoch milliseconds; anything outside these years
-# is a broken clock or garbage.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _timestamp(value: str | int | float | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-        else:
-            parsed = datetime.fromtimestamp(value / 1000, UTC)
-    except (ValueError, OverflowError, OSError):
-        raise _invalid(field, "must be an ISO 8601 time or epoch milliseconds") from None
-    if not EARLIEST <= parsed < LATEST:
-        raise _invalid(field, "is not a plausible time")
-    return parsed.astimezone(UTC)
+FINALISE = Body(
+    (
+        Text(
+            name="clientId",
+            max_length=CLIENT_ID.max_length,
+            required=True,
+            doc="Must own the session.",
+        ),
+        Timestamp(
+            name="endedAt",
+            doc=(
+                "When the page stopped recording. Earlier than the latest (re)start's "
+                "startedAt means the beacon of the page before a reload: acknowledged, ignored."
+            ),
+        ),
+    ),
+    doc=f"At most {MAX_CONTROL_BODY} bytes.",
+)
 
 
 # --- POST /api/replay-sessions ---------------------------------------------------
 
 
 async def start_session(runtime: Runtime, request: Request) -> Response:
-    start = _decode(await request.body(MAX_CONTROL_BODY), _Start)
-    if not 0 < len(start.sdk_session_id) <= MAX_SDK_ID or "\x00" in start.sdk_session_id:
-        raise _invalid("sdkSessionId", f"must be 1 to {MAX_SDK_ID} characters")
-    if start.anonymous_id is not None and (
-        len(start.anonymous_id) > MAX_SDK_ID or "\x00" in start.anonymous_id
-    ):
-        raise _invalid("anonymousId", f"must be at most {MAX_SDK_ID} characters")
-    started_at = _timestamp(start.started_at, "startedAt")
-    client, _ = await allowed_client(runtime.clients, request, start.client_id)
+    start = checked(START, await request.body(MAX_CONTROL_BODY))
+    client = await allowed_client(runtime.clients, start["clientId"], request.origin())
 
     header_agent = request.header(b"user-agent")
-    if is_bot(header_agent) or is_bot(start.user_agent):
+    if is_bot(header_agent) or is_bot(start["userAgent"]):
         return Response(200, {"accepted": False, "dropReason": "bot"})
 
-    user_agent = start.user_agent or header_agent
-    anonymous_id = start.anonymous_id or None
+    anonymous_id = start["anonymousId"]
+    started_at = start["startedAt"]
     session_id = new_sortable_id()
     row = {
         "id": session_id,
         "client_id": client.id,
-        "sdk_session_id": start.sdk_session_id,
+        "sdk_session_id": start["sdkSessionId"],
         "anonymous_id": anonymous_id,
         "user_email": None,  # claim_person below, once the row is committed
-        "start_url": _clean_text(start.start_url, MAX_START_URL),
-        "user_agent": _clean_text(user_agent, MAX_USER_AGENT),
+        "start_url": start["startUrl"],
+        "user_agent": start["userAgent"] or _clean_text(header_agent, MAX_USER_AGENT),
         "started_at": started_at,
         "resumed_at": None,  # the first start's time is started_at
         "created_at": datetime.now(UTC),
@@ -185,7 +180,7 @@ async def start_session(runtime: Runtime, request: Request) -> Response:
         # The unique index says this tab's session exists (a reload, or the
         # same start racing on another node): hand back that one, open again.
         existing = await runtime.offload(
-            find_session_id, runtime.engine, client.id, start.sdk_session_id
+            find_session_id, runtime.engine, client.id, start["sdkSessionId"]
         )
         if existing is None:  # the client was deleted meanwhile
             raise HTTPError(
@@ -260,7 +255,7 @@ async def put_chunk(runtime: Runtime, request: Request) -> Response:
     duration_ms = _int_header(request, b"x-usero-duration-ms", "X-Usero-Duration-Ms")
     dropped = _int_header(request, b"x-usero-dropped-before", "X-Usero-Dropped-Before")
 
-    target = await _target(runtime, request, session_id, seq, client_id)
+    target = await _target(runtime, session_id, seq, client_id, request.origin())
     if target.has_chunk:
         return _stored(seq, duplicate=True)
 
@@ -313,14 +308,14 @@ def _stored(seq: int, *, duplicate: bool) -> Response:
 
 
 async def _target(
-    runtime: Runtime, request: Request, session_id: str, seq: int, client_id: str
+    runtime: Runtime, session_id: str, seq: int, client_id: str, origin: Origin | None
 ) -> ChunkTarget:
     target = await runtime.offload(chunk_target, runtime.engine, session_id, seq)
     if target is None:
         raise HTTPError(404, "Unknown session")
     if target.client_id != client_id:
         raise HTTPError(403, "This session belongs to another clientId")
-    await allowed_client(runtime.clients, request, client_id)
+    await allowed_client(runtime.clients, client_id, origin)
     if target.closed:
         raise HTTPError(409, "This session has ended; start a new one")
     return target
@@ -464,13 +459,12 @@ async def finalise(runtime: Runtime, request: Request) -> Response:
         raise HTTPError(404, "Not found")
     session_id = _session_id(match.group(1))
     # sendBeacon may label JSON as text/plain (or anything): the body decides.
-    end = _decode(await request.body(MAX_CONTROL_BODY), _Finalise)
-    ended_at = _timestamp(end.ended_at, "endedAt")
+    end = checked(FINALISE, await request.body(MAX_CONTROL_BODY))
     owner = await runtime.offload(session_client, runtime.engine, session_id)
     if owner is None:
         raise HTTPError(404, "Unknown session")
-    if owner != end.client_id:
+    if owner != end["clientId"]:
         raise HTTPError(403, "This session belongs to another clientId")
-    await allowed_client(runtime.clients, request, owner)
-    await runtime.writer.run(finalise_session, session_id, ended_at)
+    await allowed_client(runtime.clients, owner, request.origin())
+    await runtime.writer.run(finalise_session, session_id, end["endedAt"])
     return Response(200, {"success": True})

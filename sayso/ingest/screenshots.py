@@ -75,7 +75,7 @@ async def upload_screenshot(runtime: Runtime, request: Request) -> Response:
         client_id = form.fields.get("clientId", "").strip()
         if not client_id:
             raise HTTPError(400, "Client ID is required")
-        client, _ = await allowed_client(runtime.clients, request, client_id)
+        client = await allowed_client(runtime.clients, client_id, request.origin())
         image = await _clean(runtime, client.id, form.file)
     finally:
         form.close()

@@ -280,6 +280,33 @@ def test_an_invalid_start_is_a_400_naming_the_field(
     assert stack.session_count(client_id) == 0
 
 
+def test_an_invalid_start_or_finalise_names_every_failing_field_at_once(stack: Stack) -> None:
+    start = stack.http.post(
+        "/api/replay-sessions",
+        json={"clientId": 5, "sdkSessionId": "", "anonymousId": "a\u0000", "startedAt": True},
+    )
+    assert start.status_code == 400, start.text
+    assert start.json() == {
+        "error": "Invalid data provided",
+        "issues": {
+            "clientId": ["Expected a string, received number"],
+            "sdkSessionId": ["Required"],
+            "anonymousId": ["Must not contain NUL characters"],
+            "startedAt": ["Must be an ISO 8601 time or epoch milliseconds"],
+        },
+    }
+    session_id = stack.session(stack.client())
+    finalise = stack.http.post(
+        f"/api/replay-sessions/{session_id}/finalise",
+        json={"endedAt": "1999-12-31T23:59:59Z"},
+    )
+    assert finalise.status_code == 400, finalise.text
+    assert finalise.json()["issues"] == {
+        "clientId": ["Required"],
+        "endedAt": ["Must be a plausible time (years 2000 to 2099)"],
+    }
+
+
 def test_garbage_and_unknown_clients_are_refused_with_json(stack: Stack) -> None:
     for body in (b'{"clientId": "\xff", "sdkSessionId": "x"}', b'{"clientId": "\xed\xa0\x80"}'):
         bad_utf8 = stack.http.post("/api/replay-sessions", content=body)
