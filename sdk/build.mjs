@@ -30,7 +30,7 @@ const cssText = {
 const rrwebApart = {
   name: 'rrweb-apart',
   setup(b) {
-    b.onResolve({ filter: /^\.\/rrweb-record$/ }, () => ({ path: './rrweb-record.js', external: true }));
+    b.onResolve({ filter: /^\.\.?\/rrweb-record$/ }, () => ({ path: './rrweb-record.js', external: true }));
   },
 };
 
@@ -53,7 +53,7 @@ async function buildAll() {
     esbuild.build({ ...common, entryPoints: ['src/entry-esm.ts'], outfile: join(OUT, 'sayso.mjs'), format: 'esm', legalComments: 'none' }),
     // third-party code: keep its licence comments
     esbuild.build({ ...common, entryPoints: ['src/capture.ts'], outfile: join(OUT, 'capture.js'), format: 'esm', legalComments: 'eof' }),
-    esbuild.build({ ...common, plugins: [rrwebApart], entryPoints: ['src/replay.ts'], outfile: join(OUT, 'replay.js'), format: 'esm', legalComments: 'none' }),
+    esbuild.build({ ...common, plugins: [rrwebApart], entryPoints: ['src/replay/browser.ts'], outfile: join(OUT, 'replay.js'), format: 'esm', legalComments: 'none' }),
     esbuild.build({ ...common, entryPoints: ['src/rrweb-record.ts'], outfile: join(OUT, 'rrweb-record.js'), format: 'esm', legalComments: 'eof' }),
   ]);
   const over = [];

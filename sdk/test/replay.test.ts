@@ -275,7 +275,7 @@ describe('replay chunks', () => {
       'X-Usero-Event-Count': '2',
       'X-Usero-Duration-Ms': '1200',
     });
-    assert.equal(c.keepalive, false);
+    assert.equal(c.keepalive, true, 'a small chunk outlives the page (a navigation cannot cancel it)');
     await w.run(5 * CHUNK_EVERY);
     assert.equal(w.chunks().length, 1, 'nothing buffered, nothing sent');
     rec.add(ev(T0 + 20000));
@@ -480,6 +480,48 @@ describe('replay end', () => {
     rec.end();
     assert.equal(w.beacons.length, 0);
     assert.equal(w.reqs.length, 0);
+  });
+
+  it("what a page left before its start was answered goes with the tab's next page, first", async () => {
+    const w = world();
+    const gone = w.recorder()!;
+    gone.add(ev(T0));
+    gone.end(); // the start (never called here) had no answer yet
+    const next = w.recorder()!; // the same tab: same sessionStorage
+    next.add(ev(T0 + 5000));
+    await next.start();
+    await w.run(CHUNK_EVERY);
+    const sent = w.chunks();
+    assert.deepEqual(sent.map((c) => c.url), [`${BASE}/rs_1/chunks/0`, `${BASE}/rs_1/chunks/1`]);
+    assert.deepEqual(events(sent[0]), [ev(T0)]);
+    assert.deepEqual(events(sent[1]), [ev(T0 + 5000)]);
+    const again = w.recorder()!;
+    await again.start();
+    await w.run(CHUNK_EVERY);
+    assert.equal(w.chunks().length, 2, 'sent once');
+  });
+
+  it('on pagehide, a chunk under way without keepalive goes again with it (the unload would cancel it)', async () => {
+    const w = world((r) =>
+      r.method === 'PUT' ? new Promise<HttpResult>(() => {}) : r.url === BASE ? accepted() : { status: 200, data: null },
+    );
+    const rec = w.recorder()!;
+    await rec.start();
+    rec.add(ev(T0, { big: 'x'.repeat(200000) })); // gzip makes it small: keepalive
+    rec.add(ev(T0 + 1));
+    w.gzip = false;
+    const plain = w.recorder()!; // a new page of the same tab, without CompressionStream
+    await plain.start();
+    plain.add(ev(T0 + 2, { big: 'y'.repeat(70000) })); // over the keepalive quota as plain JSON
+    plain.flush();
+    await settle();
+    const before = w.chunks().length;
+    plain.end();
+    await settle();
+    const resent = w.chunks().slice(before);
+    assert.equal(resent.length, 1);
+    assert.equal(resent[0].keepalive, true);
+    assert.equal(resent[0].url, w.chunks()[before - 1].url);
   });
 });
 

@@ -220,6 +220,71 @@ def test_a_reload_continues_the_same_session(
     page.close()
 
 
+@pytest.mark.parametrize("stay_ms", [300, 1500])
+def test_a_short_visit_to_a_second_page_is_in_the_recording(
+    context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine], stay_ms: int
+) -> None:
+    # Leaving hides the page before pagehide: the chunk cut then must survive
+    # the navigation (it used to go out as an ordinary fetch, which the
+    # navigation cancelled, and pagehide skipped it as already under way).
+    server, engine = sayso
+    client_id = create_client(engine, "replay second page").id
+    first_url = write_page(site, server.url, client_id, "data-replay")
+    marker = "second-page-" + secrets.token_hex(4)
+    second_url = write_page(site, server.url, client_id, "data-replay")
+    second = site[0] / second_url.rsplit("/", 1)[1]
+    second.write_text(second.read_text().replace("Customer app", marker))
+    page = context.new_page()
+    page.goto(first_url)
+    [session] = wait_for(lambda: recorded_sessions(engine, client_id))
+    wait_for(lambda: chunk_count(engine, session.id) >= 1, message="no chunk from the first page")
+
+    page.goto(second_url)
+    page.locator("#card").press_sequentially("1234", delay=20)
+    page.wait_for_timeout(stay_ms)
+    page.goto(f"{site[1]}/elsewhere.html")
+
+    wait_for(
+        lambda: marker.encode() in recorded_events(server.settings, engine, session.id),
+        message="the second page is missing from the recording",
+    )
+    assert [s.id for s in recorded_sessions(engine, client_id)] == [session.id]
+    page.close()
+
+
+def test_a_page_left_before_its_session_start_was_answered_is_sent_by_the_next_page(
+    context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine]
+) -> None:
+    server, engine = sayso
+    client_id = create_client(engine, "replay unanswered start").id
+    first_url = write_page(site, server.url, client_id, "data-replay")
+    marker = "unanswered-" + secrets.token_hex(4)
+    second_url = write_page(site, server.url, client_id, "data-replay")
+    second = site[0] / second_url.rsplit("/", 1)[1]
+    second.write_text(second.read_text().replace("Customer app", marker))
+    page = context.new_page()
+    page.goto(first_url)
+    [session] = wait_for(lambda: recorded_sessions(engine, client_id))
+    wait_for(lambda: chunk_count(engine, session.id) >= 1, message="no chunk from the first page")
+
+    # The second page's session start never gets an answer while it is open.
+    start = f"{server.url}/api/replay-sessions"
+    page.route(start, lambda route: route.abort())
+    page.goto(second_url)
+    page.locator("#card").press_sequentially("1234", delay=20)
+    page.wait_for_timeout(300)
+    page.unroute(start)
+    page.goto(first_url)
+
+    wait_for(
+        lambda: marker.encode() in recorded_events(server.settings, engine, session.id),
+        message="what the second page recorded never arrived",
+    )
+    assert [s.id for s in recorded_sessions(engine, client_id)] == [session.id]
+    assert gaps(engine, session.id) == []
+    page.close()
+
+
 def test_a_sampled_out_session_loads_no_rrweb_and_sends_nothing(
     context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine]
 ) -> None:

@@ -45,33 +45,37 @@ export function toError(r: HttpResult): SaysoError {
 
 const enc = new TextEncoder();
 
-/** fetch with credentials omitted, a timeout, and keepalive for small bodies. */
-export const fetchTransport: Transport = async (url, body, headers, timeoutMs) => {
+/**
+ * The one fetch: credentials omitted, a timeout, never rejects (failures resolve with
+ * status 0). keepalive requests outlive the page but share a 64 KB quota: one the browser
+ * refuses goes again as an ordinary request.
+ */
+export async function request(
+  method: string,
+  url: string,
+  body: BodyInit,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  keepalive: boolean,
+): Promise<HttpResult> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
+  const go = (keepalive: boolean) =>
+    // mode is 'cors' by default; no cookies or HTTP auth go to the feedback server
+    fetch(url, { method, body, headers, credentials: 'omit', keepalive, signal: ac.signal });
   try {
-    const r = await fetch(url, {
-      method: 'POST',
-      body,
-      headers,
-      mode: 'cors',
-      credentials: 'omit',
-      keepalive: typeof body == 'string' && enc.encode(body).length < 60000,
-      signal: ac.signal,
-    });
-    let data = null;
-    try {
-      data = await r.json();
-    } catch {
-      // not JSON
-    }
-    return { status: r.status, data };
+    const r = await go(keepalive).catch((e) => (keepalive ? go(false) : Promise.reject(e)));
+    return { status: r.status, data: await r.json().catch(() => null) }; // null: not JSON
   } catch {
     return { status: 0, data: null };
   } finally {
     clearTimeout(timer);
   }
-};
+}
+
+/** POST with keepalive for small bodies. */
+export const fetchTransport: Transport = (url, body, headers, timeoutMs) =>
+  request('POST', url, body, headers, timeoutMs, typeof body == 'string' && enc.encode(body).length < 60000);
 
 export const jsonHeaders = (key: string): Record<string, string> => ({
   'Content-Type': 'application/json',

@@ -3,11 +3,12 @@
  * `data-replay` or startReplay(). rrweb itself (rrweb-record.js, ~23 KB gzip) is
  * imported only when this tab session is sampled in.
  */
-import { uuid } from './core/client';
-import type { StorageLike } from './core/queue';
-import { type Recorder, type ReplaySend, createRecorder } from './replay/recorder';
-import { baseFromScript } from './script';
-import type { ReplayHandle, ReplayOptions } from './types';
+import { uuid } from '../core/client';
+import { request } from '../core/http';
+import type { StorageLike } from '../core/queue';
+import { baseFromScript } from '../script';
+import type { ReplayHandle, ReplayOptions } from '../types';
+import { type Recorder, type ReplaySend, createRecorder } from './recorder';
 
 const store = (k: 'sessionStorage' | 'localStorage'): StorageLike | null => {
   try {
@@ -17,31 +18,9 @@ const store = (k: 'sessionStorage' | 'localStorage'): StorageLike | null => {
   }
 };
 
-const send: ReplaySend = async (method, url, body, headers, keepalive) => {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), 30000);
-  try {
-    // keepalive requests share a 64 KB quota: too big → an ordinary request (it may not make it)
-    let r: Response;
-    try {
-      r = await fetch(url, { method, body: body as BodyInit, headers, mode: 'cors', credentials: 'omit', keepalive, signal: ac.signal });
-    } catch (e) {
-      if (!keepalive) throw e;
-      r = await fetch(url, { method, body: body as BodyInit, headers, mode: 'cors', credentials: 'omit', signal: ac.signal });
-    }
-    let data = null;
-    try {
-      data = await r.json();
-    } catch {
-      // not JSON
-    }
-    return { status: r.status, data };
-  } catch {
-    return { status: 0, data: null };
-  } finally {
-    clearTimeout(timer);
-  }
-};
+// chunks, identify and finalise: the widget's one fetch, with a longer timeout
+const send: ReplaySend = (method, url, body, headers, keepalive) =>
+  request(method, url, body as BodyInit, headers, 30000, keepalive);
 
 async function gzip(s: string): Promise<Uint8Array> {
   const stream = new Blob([s]).stream().pipeThrough(new CompressionStream('gzip'));
@@ -88,7 +67,7 @@ async function begin(o: ReplayOptions): Promise<ReplayHandle | null> {
     },
   );
   if (!rec) return null;
-  const { record, recordOptions } = await import('./rrweb-record');
+  const { record, recordOptions } = await import('../rrweb-record');
   const stopRecord = record({
     emit: (e) => rec.add(e),
     // what is blocked, masked and kept: the same rules as "Capture this page"

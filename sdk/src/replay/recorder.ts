@@ -3,7 +3,7 @@
  * start, chunking, uploads with retries, finalise. rrweb, fetch, gzip, storage, clock
  * and timers are injected, so all of it runs in node tests.
  */
-import type { HttpResult } from '../core/http';
+import { type HttpResult, isOk as ok, isRetriable as retriable } from '../core/http';
 import type { StorageLike } from '../core/queue';
 import type { ReplayLink, ReplayOptions, User } from '../types';
 
@@ -87,6 +87,8 @@ interface Chunk {
   /** not before (ms) */
   at: number;
   body?: string | Uint8Array;
+  /** sent with keepalive (it outlives the page) */
+  k?: boolean;
 }
 
 export const SESSION_KEY = 'sayso:replay';
@@ -101,6 +103,12 @@ export const MAX_INFLIGHT = 3;
 export const MAX_TRIES = 5;
 /** Chunks kept while the session is not yet accepted or uploads keep failing; older ones are dropped. */
 export const MAX_WAITING = 50;
+/** Chunks a page could not send (left before its session start was answered), for the tab's next page. */
+export const LEFT_KEY = 'sayso:replay:left';
+/** keepalive requests share a 64 KB quota per page: bodies up to this size use it. */
+export const KEEPALIVE_MAX = 60000;
+/** At most this much JSON is kept for the next page. */
+const MAX_LEFT = 1000000;
 
 const read = (st: StorageLike | null, k: string): string | null => {
   try {
@@ -122,10 +130,6 @@ export function retryDelay(n: number, random: () => number): number {
   const d = Math.min(30000, 1000 * 2 ** Math.max(0, n - 1));
   return d / 2 + (random() * d) / 2;
 }
-
-/** Network errors, 408, 429 and 5xx are retried; 409 and other 4xx are final. */
-const retriable = (s: number): boolean => s === 0 || s === 408 || s === 429 || s >= 500;
-const ok = (s: number): boolean => s >= 200 && s < 300;
 
 /** Loads (or creates) the tab's session state; the sampling decision is taken here, once. */
 export function loadState(env: Pick<ReplayEnv, 'session' | 'random' | 'uuid'>, rate: number | undefined): State {
@@ -247,7 +251,9 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
     }
     if (c.body.length > MAX_COMPRESSED) return drop(c);
     const d = dropped;
-    const r = await env.send('PUT', `${base}/${encodeURIComponent(id as string)}/chunks/${c.seq}`, c.body, headers(c, d), false);
+    // keepalive when it fits: a navigation then can't cancel the upload (see end())
+    c.k = c.body.length <= KEEPALIVE_MAX;
+    const r = await env.send('PUT', `${base}/${encodeURIComponent(id as string)}/chunks/${c.seq}`, c.body, headers(c, d), c.k);
     if (ok(r.status)) {
       dropped = Math.max(0, dropped - d);
       waiting = waiting.filter((w) => w !== c);
@@ -311,16 +317,40 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
   function end(): void {
     if (stopped || ended) return;
     cut();
-    if (!id) return;
+    if (!id) return leave();
     ended = true; // no more uploads from pump(): what is left goes now
     for (const c of waiting) {
-      if (busy.has(c)) continue;
+      // under way with keepalive: it outlives the page; otherwise the unload cancels it, so again
+      // (the server takes a seq it already has as a no-op)
+      if (busy.has(c) && c.k) continue;
       // no time to compress: plain JSON (the server takes both)
       const body = c.body ?? c.json;
       void env.send('PUT', `${base}/${encodeURIComponent(id)}/chunks/${c.seq}`, body, headers(c, dropped), true);
     }
     waiting = [];
     finalise();
+  }
+
+  /** The page is going before the session start was answered: its chunks wait for the tab's next page. */
+  function leave(): void {
+    let size = 0;
+    const kept = waiting
+      .map(({ seq, json, n, ms }) => ({ seq, json, n, ms }))
+      .filter((c) => (size += c.json.length) <= MAX_LEFT);
+    if (kept.length) write(env.session, LEFT_KEY, JSON.stringify(kept));
+  }
+
+  /** What the tab's previous page left (see leave()), queued ahead of this page's chunks. */
+  function takeLeft(): void {
+    const raw = read(env.session, LEFT_KEY);
+    if (!raw) return;
+    write(env.session, LEFT_KEY, '');
+    try {
+      const left = JSON.parse(raw) as Chunk[];
+      waiting.unshift(...left.map((c) => ({ ...c, tries: 0, at: 0 })));
+    } catch {
+      // corrupt: nothing to send
+    }
   }
 
   /** Announces the session (POST /api/replay-sessions, retried); resolves with whether it was accepted. */
@@ -339,6 +369,7 @@ export function createRecorder(o: ReplayOptions, env: ReplayEnv): Recorder | nul
       if (ok(r.status) && typeof a == 'boolean') {
         if (a && typeof r.data.sessionReplayId == 'string' && r.data.sessionReplayId) {
           id = r.data.sessionReplayId;
+          takeLeft();
           pump();
           return true;
         }
