@@ -220,6 +220,25 @@ def test_a_reload_continues_the_same_session(
     page.close()
 
 
+def two_pages(
+    site: tuple[Path, str], sayso: tuple[LiveServer, Engine], client_id: str, page: Page
+) -> tuple[str, str, str, ReplaySession]:
+    """Two recorded pages of one site, the second marked; ``page`` has recorded the first.
+
+    Returns both URLs, the second page's marker and the session.
+    """
+    server, engine = sayso
+    first_url = write_page(site, server.url, client_id, "data-replay")
+    marker = "second-page-" + secrets.token_hex(4)
+    second_url = write_page(site, server.url, client_id, "data-replay")
+    second = site[0] / second_url.rsplit("/", 1)[1]
+    second.write_text(second.read_text().replace("Customer app", marker))
+    page.goto(first_url)
+    [session] = wait_for(lambda: recorded_sessions(engine, client_id))
+    wait_for(lambda: chunk_count(engine, session.id) >= 1, message="no chunk from the first page")
+    return first_url, second_url, marker, session
+
+
 @pytest.mark.parametrize("stay_ms", [300, 1500])
 def test_a_short_visit_to_a_second_page_is_in_the_recording(
     context: BrowserContext, site: tuple[Path, str], sayso: tuple[LiveServer, Engine], stay_ms: int
@@ -229,15 +248,8 @@ def test_a_short_visit_to_a_second_page_is_in_the_recording(
     # navigation cancelled, and pagehide skipped it as already under way).
     server, engine = sayso
     client_id = create_client(engine, "replay second page").id
-    first_url = write_page(site, server.url, client_id, "data-replay")
-    marker = "second-page-" + secrets.token_hex(4)
-    second_url = write_page(site, server.url, client_id, "data-replay")
-    second = site[0] / second_url.rsplit("/", 1)[1]
-    second.write_text(second.read_text().replace("Customer app", marker))
     page = context.new_page()
-    page.goto(first_url)
-    [session] = wait_for(lambda: recorded_sessions(engine, client_id))
-    wait_for(lambda: chunk_count(engine, session.id) >= 1, message="no chunk from the first page")
+    _, second_url, marker, session = two_pages(site, sayso, client_id, page)
 
     page.goto(second_url)
     page.locator("#card").press_sequentially("1234", delay=20)
@@ -257,15 +269,8 @@ def test_a_page_left_before_its_session_start_was_answered_is_sent_by_the_next_p
 ) -> None:
     server, engine = sayso
     client_id = create_client(engine, "replay unanswered start").id
-    first_url = write_page(site, server.url, client_id, "data-replay")
-    marker = "unanswered-" + secrets.token_hex(4)
-    second_url = write_page(site, server.url, client_id, "data-replay")
-    second = site[0] / second_url.rsplit("/", 1)[1]
-    second.write_text(second.read_text().replace("Customer app", marker))
     page = context.new_page()
-    page.goto(first_url)
-    [session] = wait_for(lambda: recorded_sessions(engine, client_id))
-    wait_for(lambda: chunk_count(engine, session.id) >= 1, message="no chunk from the first page")
+    first_url, second_url, marker, session = two_pages(site, sayso, client_id, page)
 
     # The second page's session start never gets an answer while it is open.
     start = f"{server.url}/api/replay-sessions"
