@@ -24,6 +24,7 @@ from sayso.accounts.access import Action, ProjectAccess, project_access
 from sayso.accounts.memberships import Role
 from sayso.accounts.sessions import user_for_token
 from sayso.accounts.users import User, count_users
+from sayso.dashboard.deep_links import login_url
 from sayso.dashboard.pages import render
 from sayso.dashboard.security import CSRF_FIELD, HEADERS, csrf_ok, csrf_token, session_token
 from sayso.store.clients import Client
@@ -128,7 +129,14 @@ async def has_users(request: AnyRequest) -> bool:
 async def _signed_in(request: AnyRequest) -> SignedIn:
     signed_in = await signed_in_user(request)
     if signed_in is None:
-        target = "/login" if await has_users(request) else "/setup"
+        if not await has_users(request):
+            raise Refused(Redirect(path="/setup", status_code=303))
+        # A page asked for by its URL is where sign-in leads back to; a form post isn't.
+        back = request.method in ("GET", "HEAD")
+        scope = request.scope
+        target = (
+            login_url(scope["path"], scope["query_string"].decode("latin-1")) if back else "/login"
+        )
         raise Refused(Redirect(path=target, status_code=303))
     return signed_in
 

@@ -37,6 +37,7 @@ from sayso.dashboard.access import (
     runtime_of,
     signed_in_user,
 )
+from sayso.dashboard.deep_links import safe_next
 from sayso.dashboard.pages import form_field, get_or_head, render
 from sayso.dashboard.security import (
     CSRF_COOKIE,
@@ -73,7 +74,7 @@ def _anonymous_form(
     return response
 
 
-async def _start_session(request: AnyRequest, user: User) -> Redirect:
+async def _start_session(request: AnyRequest, user: User, next_page: str | None = None) -> Redirect:
     runtime = runtime_of(request)
     old = session_token(request)
     if old is not None:
@@ -81,7 +82,9 @@ async def _start_session(request: AnyRequest, user: User) -> Redirect:
     token, _ = await asyncio.to_thread(
         start_session, runtime.engine, user.id, user_agent=request.headers.get("user-agent")
     )
-    return Redirect(path="/", status_code=303, cookies=[session_cookie(runtime.settings, token)])
+    return Redirect(
+        path=next_page or "/", status_code=303, cookies=[session_cookie(runtime.settings, token)]
+    )
 
 
 @get_or_head("/setup")
@@ -120,11 +123,12 @@ async def setup_submit(request: AnyRequest) -> Response[str] | Redirect:
 
 @get_or_head("/login")
 async def login_form(request: AnyRequest) -> Response[str] | Redirect:
+    next_page = safe_next(request.query_params.get("next"))
     if await signed_in_user(request) is not None:
-        return Redirect(path="/", status_code=303)
+        return Redirect(path=next_page or "/", status_code=303)
     if not await has_users(request):
         return Redirect(path="/setup", status_code=303)
-    return _anonymous_form(request, "login.html", email="", error=None)
+    return _anonymous_form(request, "login.html", email="", error=None, next_page=next_page)
 
 
 @post("/login")
@@ -133,6 +137,7 @@ async def login_submit(request: AnyRequest) -> Response[str] | Redirect:
     if not csrf_ok(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
         return forbidden()
     email = form_field(form, "email")
+    next_page = safe_next(form_field(form, "next"))
     runtime = runtime_of(request)
     client_ip = scope_client_ip(request.scope, runtime.settings.trusted_proxy_networks)
     try:
@@ -141,23 +146,39 @@ async def login_submit(request: AnyRequest) -> Response[str] | Redirect:
         )
     except TooManyAttempts as exc:
         # Audited by the rate limit itself: one row per key and window, with a count.
-        page = _anonymous_form(request, "login.html", status_code=429, email=email, error=str(exc))
+        page = _anonymous_form(
+            request,
+            "login.html",
+            status_code=429,
+            email=email,
+            error=str(exc),
+            next_page=next_page,
+        )
         page.headers["retry-after"] = str(exc.retry_after_seconds)
         return page
     except Busy as exc:
-        return _busy(request, "login.html", email, exc)
+        return _busy(request, "login.html", email, exc, next_page=next_page)
     if user is None:
         await _audit_sign_in_failure(request, email, "wrong_credentials")
         return _anonymous_form(
-            request, "login.html", status_code=400, email=email, error=WRONG_CREDENTIALS
+            request,
+            "login.html",
+            status_code=400,
+            email=email,
+            error=WRONG_CREDENTIALS,
+            next_page=next_page,
         )
     await asyncio.to_thread(audit.record, runtime_of(request).engine, user.id, None, "sign_in")
-    return await _start_session(request, user)
+    return await _start_session(request, user, next_page)
 
 
-def _busy(request: AnyRequest, template: str, email: str, exc: Busy) -> Response[str]:
+def _busy(
+    request: AnyRequest, template: str, email: str, exc: Busy, **context: Any
+) -> Response[str]:
     """503: the hashing pool's line is full; nothing was hashed."""
-    page = _anonymous_form(request, template, status_code=503, email=email, error=str(exc))
+    page = _anonymous_form(
+        request, template, status_code=503, email=email, error=str(exc), **context
+    )
     page.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
     return page
 

@@ -20,6 +20,7 @@ from typing import Any
 from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
+from sqlalchemy import Engine
 
 from sayso.accounts.memberships import (
     ROLES,
@@ -32,8 +33,9 @@ from sayso.accounts.memberships import (
     projects_for,
     remove_member,
 )
-from sayso.accounts.users import find_user_by_email
+from sayso.accounts.users import find_user_by_email, get_user
 from sayso.dashboard.access import Access, AnyRequest, SignedIn, page_context, requires, runtime_of
+from sayso.dashboard.audit_sentences import sentence
 from sayso.dashboard.pages import form_field, get_or_head, render
 from sayso.dashboard.security import csrf_token
 from sayso.origins import InvalidOrigin
@@ -153,7 +155,11 @@ async def settings_submit(request: AnyRequest, access: NamedDependency[Access]) 
 async def audit_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
     engine = runtime_of(request).engine
     entries = await asyncio.to_thread(audit.entries, engine, access.client.id)
-    return render("project_audit.html", entries=entries, **page_context(access))
+    return render(
+        "project_audit.html",
+        entries=[(entry, sentence(entry)) for entry in entries],
+        **page_context(access),
+    )
 
 
 # Each settings action: raises ValueError (message shown, nothing saved), or
@@ -235,8 +241,20 @@ async def _change_role(request: AnyRequest, access: Access, form: Any) -> None:
     previous = await asyncio.to_thread(change_role, engine, access.client.id, user_id, role)
     if previous is not None and previous != role:
         await _record(
-            request, access, "member_role_changed", user_id=user_id, old=previous, new=role
+            request,
+            access,
+            "member_role_changed",
+            user_id=user_id,
+            email=await _email_of(engine, user_id),
+            old=previous,
+            new=role,
         )
+
+
+async def _email_of(engine: Engine, user_id: str) -> str | None:
+    """A member's email for the audit log's sentence (None: the account is gone)."""
+    user = await asyncio.to_thread(get_user, engine, user_id)
+    return user.email if user else None
 
 
 async def _remove_member(request: AnyRequest, access: Access, form: Any) -> Redirect | None:
@@ -245,7 +263,14 @@ async def _remove_member(request: AnyRequest, access: Access, form: Any) -> Redi
     previous = await asyncio.to_thread(remove_member, engine, access.client.id, user_id)
     if previous is None:
         return None
-    await _record(request, access, "member_removed", user_id=user_id, role=previous)
+    await _record(
+        request,
+        access,
+        "member_removed",
+        user_id=user_id,
+        email=await _email_of(engine, user_id),
+        role=previous,
+    )
     # Removing yourself leaves you nothing to see here.
     return Redirect(path="/", status_code=303) if user_id == access.user.id else None
 

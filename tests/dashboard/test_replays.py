@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import update
@@ -206,7 +207,7 @@ def test_signed_out_visitors_are_sent_to_sign_in_from_every_replay_route(
         for path in (base, f"{base}/{session_id}", f"{base}/{session_id}/events.json"):
             response = anonymous.get(path)
             assert response.status_code == 303, path
-            assert response.headers["location"] == "/login"
+            assert response.headers["location"] == "/login?next=" + quote(path, safe="")
 
 
 # --- the player page --------------------------------------------------------------
