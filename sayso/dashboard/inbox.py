@@ -20,7 +20,13 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 
 from sayso.dashboard.access import Access, AnyRequest, not_found, page_context, runtime_of
-from sayso.dashboard.inbox_query import href, parse, query_pairs, with_environment
+from sayso.dashboard.inbox_query import (
+    NOTHING_SELECTED,
+    href,
+    parse,
+    query_pairs,
+    with_environment,
+)
 from sayso.dashboard.pages import (
     RATINGS,
     excerpt,
@@ -41,7 +47,11 @@ def _screenshots(row: RowMapping) -> list[dict[str, Any]]:
     return [s for s in shots if isinstance(s, dict)] if isinstance(shots, list) else []
 
 
-def _item(row: RowMapping, tags: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def _item(
+    row: RowMapping,
+    tags: dict[str, list[str]] | None = None,
+    recorded: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """One row as the templates need it: text only; links already vetted."""
     return {
         "status": row["status"],
@@ -54,7 +64,7 @@ def _item(row: RowMapping, tags: dict[str, list[str]] | None = None) -> dict[str
         "page": row["page_title"] or row["page_url"],
         "environment": row["environment"],
         "screenshots": len(_screenshots(row)),
-        "replay": row["session_replay_id"] is not None,
+        "replay": row["session_replay_id"] in recorded,
         "when": time_tag(row["created_at"], seconds=True),
     }
 
@@ -70,6 +80,8 @@ async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Re
     engine = runtime_of(request).engine
     parsed = parse(_params(request))
     filters = parsed.filters
+    if request.query_params.get("notice") == NOTHING_SELECTED:
+        parsed.notes.append("Select some feedback first: nothing was changed.")
     if parsed.before is not None and not await asyncio.to_thread(
         feedback_search.exists, engine, client_id, parsed.before
     ):
@@ -80,7 +92,10 @@ async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Re
         asyncio.to_thread(overview.environments, engine, client_id),
         asyncio.to_thread(triage.project_tags, engine, client_id),
     )
-    tags = await asyncio.to_thread(triage.tags_for, engine, [r["id"] for r in page.rows])
+    tags, recorded = await asyncio.gather(
+        asyncio.to_thread(triage.tags_for, engine, [r["id"] for r in page.rows]),
+        asyncio.to_thread(replay_views.recorded, engine, client_id, _session_ids(page.rows)),
+    )
     base = f"/projects/{client_id}/inbox"
     switcher = [
         {
@@ -95,10 +110,14 @@ async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Re
             {"label": filters.environment, "href": href(base, filters), "current": True}
         )
     here = href(base, filters, [("before", parsed.before)] if parsed.before else [])
+    # Nothing listed: a new project says what to do next, a narrow filter how to widen it.
+    first_run = not page.rows and not await asyncio.to_thread(
+        feedback_search.any_feedback, engine, client_id
+    )
     export = f"/projects/{client_id}/export"
     return render(
         "inbox.html",
-        items=[_item(row, tags) for row in page.rows],
+        items=[_item(row, tags, recorded) for row in page.rows],
         statuses=triage.STATUS_LABELS,
         status_summary=_status_summary(filters),
         tags=project_tags,
@@ -119,6 +138,9 @@ async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Re
         filters=filters,
         notes=parsed.notes,
         switcher=switcher,
+        first_run=first_run,
+        filtered=any(name != "env" for name, _ in query_pairs(filters)),
+        clear_filters=href(base, feedback_search.Filters(environment=filters.environment)),
         older=href(base, filters, [("before", page.older)]) if page.older else None,
         newest=href(base, filters) if parsed.before else None,
         ratings=RATINGS,
@@ -149,6 +171,11 @@ def _metadata_text(value: object) -> object:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _session_ids(rows: list[RowMapping]) -> list[str]:
+    ids = (row["session_replay_id"] for row in rows)
+    return [i for i in ids if isinstance(i, str) and possible_sortable_id(i)]
+
+
 async def _replay_href(engine: Engine, client_id: str, row: RowMapping) -> str | None:
     """The player at this feedback, if its session is stored in this project."""
     session_id = row["session_replay_id"]
@@ -177,6 +204,15 @@ async def feedback_page(
         asyncio.to_thread(triage.tags_for, engine, [feedback_id]),
         _replay_href(engine, client_id, row),
     )
+    recorded = await asyncio.to_thread(
+        replay_views.recorded, engine, client_id, _session_ids([row, *others])
+    )
+    # No email on the feedback: the person identify gave its session, if any.
+    session_person = None
+    if row["user_email"] is None and replay_href is not None:
+        session_person = await asyncio.to_thread(
+            replay_views.session_person, engine, client_id, row["session_replay_id"]
+        )
     shots = [
         {
             "url": screenshot_url(client_id, s.get("fileName")),
@@ -187,7 +223,19 @@ async def feedback_page(
     ]
     return render(
         "feedback.html",
-        item=_item(row, tags),
+        item=_item(row, tags, recorded),
+        person=row["user_email"] or session_person,
+        person_from_session=row["user_email"] is None and session_person is not None,
+        person_href=(
+            href(
+                f"/projects/{client_id}/inbox",
+                feedback_search.Filters(
+                    environment=row["environment"], person=row["user_email"] or session_person
+                ),
+            )
+            if row["user_email"] or session_person
+            else None
+        ),
         statuses=triage.STATUS_LABELS,
         can_triage=access.allows("triage"),
         here=f"/projects/{client_id}/feedback/{feedback_id}",
@@ -204,7 +252,7 @@ async def feedback_page(
         shots=shots,
         replay_href=replay_href,
         metadata=_metadata_text(row["metadata"]) if row["metadata"] is not None else None,
-        others=[_item(other) for other in others],
+        others=[_item(other, None, recorded) for other in others],
         **page_context(access),
     )
 

@@ -35,6 +35,11 @@ class InboxQuery:
     notes: list[str] = field(default_factory=list)
 
 
+# ``notice=`` value of a bulk action sent with nothing ticked: the triage
+# page redirects back to the list with it, and the inbox says so.
+NOTHING_SELECTED = "none-selected"
+
+
 def parse_date(raw: str | None, name: str, notes: list[str]) -> date | None:
     """A date filter; ``None`` (with a note for the page) when absent or not a date.
 

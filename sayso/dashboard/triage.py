@@ -26,6 +26,7 @@ from sayso.dashboard.access import (
     requires,
     runtime_of,
 )
+from sayso.dashboard.inbox_query import NOTHING_SELECTED
 from sayso.dashboard.pages import form_field, render
 from sayso.store import triage
 from sayso.store.ids import possible_sortable_id
@@ -42,6 +43,10 @@ def _next_url(form: Any, client_id: str) -> str:
     ):
         return target
     return f"{prefix}/inbox"
+
+
+class NothingSelected(ValueError):
+    """A bulk action with no feedback ticked: back to the list, which says so."""
 
 
 def _selected_ids(form: Any) -> list[str]:
@@ -61,12 +66,12 @@ async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
         if status not in triage.STATUSES:
             raise ValueError("Choose a status.")
         if not ids:
-            raise ValueError("Select some feedback first.")
+            raise NothingSelected("Select some feedback first.")
         await asyncio.to_thread(triage.set_status, engine, client_id, ids, status)
     elif action in {"add_tag", "remove_tag"}:
         tag = triage.clean_tag(form_field(form, "tag"))
         if not ids:
-            raise ValueError("Select some feedback first.")
+            raise NothingSelected("Select some feedback first.")
         change = triage.add_tag if action == "add_tag" else triage.remove_tag
         await asyncio.to_thread(change, engine, client_id, ids, tag)
     elif action == "note":
@@ -82,7 +87,7 @@ async def _apply(access: Access, request: AnyRequest, form: Any) -> None:
         if not access.allows("delete"):
             raise PermissionError(REFUSALS["delete"])
         if not ids:
-            raise ValueError("Select some feedback first.")
+            raise NothingSelected("Select some feedback first.")
         blobs = runtime_of(request).blobs
         await asyncio.to_thread(
             triage.delete_feedback, engine, blobs, client_id, ids, access.user.id
@@ -99,6 +104,9 @@ async def triage_submit(request: AnyRequest, access: NamedDependency[Access]) ->
         await _apply(access, request, form)
     except PermissionError as exc:
         return forbidden(str(exc))
+    except NothingSelected:
+        joiner = "&" if "?" in back else "?"
+        return Redirect(path=f"{back}{joiner}notice={NOTHING_SELECTED}", status_code=303)
     except ValueError as exc:
         return render(
             "triage_error.html", status_code=400, error=str(exc), back=back, **page_context(access)

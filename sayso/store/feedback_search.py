@@ -157,6 +157,13 @@ def _newest_first(query: Select[tuple[object, ...]]) -> Select[tuple[object, ...
     return query.order_by(feedback.c.created_at.desc(), feedback.c.id.desc())
 
 
+def any_feedback(engine: Engine, client_id: str) -> bool:
+    """Whether the project has received anything at all (the inbox's first-run state)."""
+    query = select(feedback.c.id).where(feedback.c.client_id == client_id).limit(1)
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
 def exists(engine: Engine, client_id: str, feedback_id: str) -> bool:
     query = select(feedback.c.id).where(
         feedback.c.client_id == client_id, feedback.c.id == feedback_id

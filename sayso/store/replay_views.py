@@ -209,6 +209,24 @@ def session_in_project(engine: Engine, client_id: str, session_id: str) -> bool:
         return conn.execute(query).first() is not None
 
 
+def recorded(engine: Engine, client_id: str, session_ids: list[str]) -> set[str]:
+    """Which of ``session_ids`` are stored in the project: a feedback's replay badge means
+    there is a recording to watch, not just an id the visitor's SDK sent."""
+    wanted = sorted({i for i in session_ids if i})
+    if not wanted:
+        return set()
+    query = select(_s.id).where(_s.client_id == client_id, _s.id.in_(wanted))
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def session_person(engine: Engine, client_id: str, session_id: str) -> str | None:
+    """The email identify gave the project's session, if any."""
+    query = select(_s.user_email).where(_s.client_id == client_id, _s.id == session_id)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
 MAX_GAPS = 50
 
 

@@ -30,6 +30,7 @@ from tests.support.dashboard import (
     without_own_script,
 )
 from tests.support.live_server import LiveServer
+from tests.support.replay import start_session
 
 
 def test_the_inbox_lists_feedback_newest_first_with_each_rows_summary(
@@ -45,7 +46,7 @@ def test_the_inbox_lists_feedback_newest_first_with_each_rows_summary(
         rating=4,
         comment="Great",
         pageUrl="https://shop.example/cart",
-        sessionReplayId="rec-1",
+        sessionReplayId=start_session(site, client_id),
     )
     third = send(
         site,
@@ -307,7 +308,9 @@ def test_feedback_of_another_project_is_404_and_so_are_non_members(
     assert ana.http.get(f"/projects/{theirs}/inbox").status_code == 404
     assert ana.http.get(f"/projects/{mine}/feedback/nope").status_code == 404
     with httpx.Client(base_url=site.url, timeout=30) as anonymous:
-        assert anonymous.get(f"/projects/{mine}/inbox").headers["location"] == "/login"
+        assert anonymous.get(f"/projects/{mine}/inbox").headers["location"] == (
+            f"/login?next=%2Fprojects%2F{mine}%2Finbox"
+        )
 
 
 def test_impossible_ids_in_the_path_are_404_not_a_database_error(

@@ -181,14 +181,12 @@ def test_bad_triage_forms_say_why_and_change_nothing(
     item = send(site, client_id, comment="x")
     cases: list[tuple[dict[str, str | list[str]], str]] = [
         ({"action": "status:deleted", "ids": item}, "Choose a status."),
-        ({"action": "status:resolved"}, "Select some feedback first."),
         ({"action": "add_tag", "tag": "", "ids": item}, "Type a tag."),
         ({"action": "add_tag", "tag": "x" * 41, "ids": item}, "at most 40 characters"),
         ({"action": "add_tag", "tag": "a,b", "ids": item}, "can&#39;t contain commas"),
         ({"action": "note", "body": "   ", "ids": item}, "Write something first."),
         ({"action": "note", "body": "x" * 5001, "ids": item}, "at most 5000 characters"),
         ({"action": "launch", "ids": item}, "Unknown action"),
-        ({"action": "status:resolved", "ids": "not-an-id"}, "Select some feedback first."),
         ({"action": "status:resolved\x00", "ids": item}, "Unknown action"),
     ]
     for form, reason in cases:
@@ -197,6 +195,15 @@ def test_bad_triage_forms_say_why_and_change_nothing(
         assert reason in response.text, form
     assert status_of(site, item) == "new"
     assert tag_and_note_rows(site, item) == 0
+    # Nothing ticked: back to the list (filters kept), which says so; not an error page.
+    back = f"/projects/{client_id}/inbox?rating=4"
+    for form in ({"action": "status:resolved"}, {"action": "add_tag", "tag": "x", "ids": "no"}):
+        response = triage_response(ana, client_id, next=back, **form)
+        assert response.status_code == 303, form
+        assert response.headers["location"] == f"{back}&notice=none-selected"
+        page = ana.http.get(response.headers["location"])
+        assert "Select some feedback first: nothing was changed." in page.text
+    assert status_of(site, item) == "new"
     no_csrf = ana.http.post(
         f"/projects/{client_id}/triage", data={"action": "status:resolved", "ids": item}
     )
