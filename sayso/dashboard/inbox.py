@@ -118,6 +118,8 @@ async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Re
     return render(
         "inbox.html",
         items=[_item(row, tags, recorded) for row in page.rows],
+        # Each item opens with the list's filters, so its page can lead back and on.
+        item_query=href("", filters),
         statuses=triage.STATUS_LABELS,
         status_summary=_status_summary(filters),
         tags=project_tags,
@@ -197,6 +199,13 @@ async def feedback_page(
         row = await asyncio.to_thread(feedback_search.get, engine, client_id, feedback_id)
     if row is None:
         return not_found()
+    # The list this item was opened from (its filters ride along in the URL).
+    listing = parse(_params(request)).filters
+    inbox_base = f"/projects/{client_id}/inbox"
+    newer, older = await asyncio.to_thread(
+        feedback_search.neighbours, engine, client_id, listing, row
+    )
+    item_query = href("", listing)
     others, notes, project_tags, tags, replay_href = await asyncio.gather(
         asyncio.to_thread(feedback_search.from_same_person, engine, client_id, row),
         asyncio.to_thread(triage.notes_for, engine, feedback_id),
@@ -224,6 +233,9 @@ async def feedback_page(
     return render(
         "feedback.html",
         item=_item(row, tags, recorded),
+        back_href=href(inbox_base, listing),
+        newer_href=f"/projects/{client_id}/feedback/{newer}{item_query}" if newer else None,
+        older_href=f"/projects/{client_id}/feedback/{older}{item_query}" if older else None,
         person=row["user_email"] or session_person,
         person_from_session=row["user_email"] is None and session_person is not None,
         person_href=(
@@ -238,7 +250,7 @@ async def feedback_page(
         ),
         statuses=triage.STATUS_LABELS,
         can_triage=access.allows("triage"),
-        here=f"/projects/{client_id}/feedback/{feedback_id}",
+        here=f"/projects/{client_id}/feedback/{feedback_id}{item_query}",
         tags=project_tags,
         notes=[
             {"author": n.author, "body": n.body, "when": time_tag(n.created_at, seconds=True)}

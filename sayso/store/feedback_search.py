@@ -290,6 +290,28 @@ def _sqlite_search(
     return found
 
 
+def neighbours(
+    engine: Engine, client_id: str, filters: Filters, row: RowMapping
+) -> tuple[str | None, str | None]:
+    """The ids just newer and just older than ``row`` among the feedback ``filters``
+    match (the detail page's previous and next), in the inbox's order."""
+    older = find(engine, client_id, filters, before=str(row["id"]), limit=1).rows
+    c = feedback.c
+    after = or_(
+        c.created_at > row["created_at"],
+        and_(c.created_at == row["created_at"], c.id > row["id"]),
+    )
+    newer = (
+        select(c.id)
+        .where(*_where(client_id, filters, _dialect(engine)), after)
+        .order_by(c.created_at.asc(), c.id.asc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        newer_id = conn.execute(newer).scalar()
+    return (str(newer_id) if newer_id else None, str(older[0]["id"]) if older else None)
+
+
 def get(engine: Engine, client_id: str, feedback_id: str) -> RowMapping | None:
     """One feedback item, only if it belongs to ``client_id``."""
     query = select(feedback).where(feedback.c.client_id == client_id, feedback.c.id == feedback_id)

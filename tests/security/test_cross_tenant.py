@@ -22,7 +22,7 @@ from sayso.store.schema import feedback
 from tests.support.live_server import LiveServer
 
 PASSWORD = "correct horse battery staple"
-FEEDBACK_LINK = re.compile(r'href="/projects/(client_\w+)/feedback/(\w+)"')
+FEEDBACK_LINK = re.compile(r'href="/projects/(client_\w+)/feedback/(\w+)[?"]')
 
 
 def stored(engine: Engine, client_id: str) -> int:

@@ -36,7 +36,7 @@ OWN_SCRIPT = re.compile(
 )
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROW = re.compile(r'<tr class="feedback-row"[^>]*>(.*?)</tr>', re.S)
-ROW_ID = re.compile(r'href="/projects/client_\w+/feedback/(\w+)"')
+ROW_ID = re.compile(r'href="/projects/client_\w+/feedback/(\w+)[?"]')
 # Markup a visitor might send, which must never come alive on a page.
 PAYLOADS = [
     "<script>alert(1)</script>",
