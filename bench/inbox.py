@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from harness import PG_ADMIN, ROOT
+from sqlalchemy import select
 
 from sayso.accounts.memberships import add_member
 from sayso.accounts.sessions import start_session
@@ -42,7 +43,7 @@ from sayso.settings import Settings
 from sayso.store import migrate
 from sayso.store.clients import create_client
 from sayso.store.database import create_db_engine
-from sayso.store.schema import feedback_people
+from sayso.store.schema import feedback, feedback_people
 
 CACHE = Path("/var/tmp/sayso-bench")
 USER = "bench@example.com"
@@ -117,9 +118,13 @@ def prepare(kind: str, rows: int) -> tuple[Settings, str]:
     return settings, client_id
 
 
-def pages(client_id: str, person: str) -> list[tuple[str, str]]:
+def pages(client_id: str, person: str, item: str) -> list[tuple[str, str]]:
     base = f"/projects/{client_id}"
     return [
+        (
+            "item, opened from rating=1 (production)",
+            f"{base}/feedback/{item}?env=production&rating=1",
+        ),
         ("inbox, first page (default environment)", f"{base}/inbox"),
         ("inbox, first page (production)", f"{base}/inbox?env=production"),
         (
@@ -157,6 +162,18 @@ async def measure(settings: Settings, client_id: str, runs: int) -> list[tuple[s
             .order_by(feedback_people.c.count)
             .limit(1)
         ).scalar_one()
+        # A rating-1 item a third of the way down production's list: newer and older exist.
+        item = conn.execute(
+            select(feedback.c.id)
+            .where(
+                feedback.c.client_id == client_id,
+                feedback.c.environment == "production",
+                feedback.c.rating == 1,
+            )
+            .order_by(feedback.c.created_at.desc())
+            .offset(1_000)
+            .limit(1)
+        ).scalar_one()
     await app.runtime.start()
     results = []
     try:
@@ -164,7 +181,7 @@ async def measure(settings: Settings, client_id: str, runs: int) -> list[tuple[s
         async with httpx.AsyncClient(
             transport=transport, base_url="http://bench", cookies={SESSION_COOKIE: token}
         ) as client:
-            for label, url in pages(client_id, person):
+            for label, url in pages(client_id, person, item):
                 times = []
                 for attempt in range(runs + 2):
                     started = time.perf_counter()
