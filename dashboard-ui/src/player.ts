@@ -124,6 +124,7 @@ class Player {
     this.total = meta.totalTime;
     this.seek.max = String(this.total);
     replayer.on('resize', () => this.fit());
+    window.addEventListener('resize', () => this.fit());
     replayer.on('finish', () => this.setPlaying(false));
     new ResizeObserver(() => this.fit()).observe(this.stage);
 
@@ -143,13 +144,17 @@ class Player {
     this.status.textContent = message;
   }
 
-  /** Scale the recorded viewport to the stage's width (rrweb sizes the iframe in CSS px). */
+  /**
+   * Scale the recorded viewport to fit the stage's width and most of the window's height,
+   * so the controls below it stay on screen (rrweb sizes the iframe in CSS px).
+   */
   private fit(): void {
     if (!this.replayer) return;
     const frame = this.replayer.iframe;
     const width = frame.offsetWidth || Number(frame.width) || 1;
     const height = frame.offsetHeight || Number(frame.height) || 1;
-    const scale = Math.min(1, this.stage.clientWidth / width);
+    const room = Math.max(window.innerHeight * 0.6, 200);
+    const scale = Math.min(1, this.stage.clientWidth / width, room / height);
     this.replayer.wrapper.style.transform = `scale(${scale})`;
     this.replayer.wrapper.style.transformOrigin = 'top left';
     this.stage.style.height = `${Math.ceil(height * scale)}px`;

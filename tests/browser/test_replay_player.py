@@ -398,6 +398,21 @@ def test_watch_session_replay_opens_the_player_just_before_the_feedback_with_its
     marker.click()
     assert abs(int(player.get_attribute("data-current-ms") or -1) - offset) <= 100
 
+    # The recording fits above the controls, Tab never walks into it, no internals shown.
+    toggle = page.locator("[data-player-toggle]")
+    stage = page.locator("[data-player-stage]").bounding_box()
+    assert stage is not None
+    assert stage["height"] <= 1000 * 0.6 + 4, stage  # its border
+    toggle.focus()
+    for _ in range(6):
+        page.keyboard.press("Shift+Tab")
+        inside = page.evaluate(
+            "() => !!document.activeElement?.closest('[data-player-stage]')"
+            " || document.activeElement?.tagName === 'IFRAME'"
+        )
+        assert not inside, "Tab reached the recording"
+    assert "Chunks" not in page.content()
+
     page.screenshot(path=str(artifacts_dir / "dashboard-player.png"), full_page=True)
     assert member.problems == [], member.problems
     assert member.dialogs == []
