@@ -4,6 +4,7 @@
 import { initConfirmations } from './confirm';
 import { initCopyButtons } from './copy';
 import { initFilters } from './filters';
+import { initFirstFeedback } from './first-feedback';
 import { initLightbox } from './lightbox';
 import { initNav } from './nav';
 import { initSelection, initShortcuts } from './shortcuts';
@@ -11,6 +12,7 @@ import { initSelection, initShortcuts } from './shortcuts';
 initConfirmations(document);
 initCopyButtons(document);
 initFilters(document);
+initFirstFeedback(document);
 initLightbox(document);
 initNav(document);
 initSelection(document);

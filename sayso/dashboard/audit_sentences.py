@@ -76,6 +76,7 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
     "feedback_exported": lambda d: (
         f"exported the inbox ({str(d.get('format', '')).upper()}){_filters(d.get('filters'))}"
     ),
+    "test_feedback_sent": lambda d: "sent a test feedback from the Install page",
     "sign_in": lambda d: "signed in",
     "sign_out": lambda d: "signed out",
     "sign_in_failed": lambda d: f"failed to sign in as {d.get('email')}",

@@ -15,7 +15,9 @@ import asyncio
 import json
 import shlex
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Response, post
 from litestar.di import NamedDependency
@@ -39,13 +41,15 @@ from sayso.dashboard.audit_sentences import sentence
 from sayso.dashboard.pages import form_field, get_or_head, render
 from sayso.dashboard.security import csrf_token
 from sayso.origins import InvalidOrigin
-from sayso.store import audit, overview
+from sayso.store import audit, feedback_search, overview
 from sayso.store.clients import (
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
     delete_client,
     update_client,
 )
+from sayso.store.ids import new_sortable_id
+from sayso.store.schema import feedback
 
 
 @get_or_head("/")
@@ -86,9 +90,60 @@ async def new_project(
 
 @get_or_head("/projects/{client_id:str}")
 async def project_page(request: AnyRequest, access: NamedDependency[Access]) -> Response[Any]:
-    public_url = runtime_of(request).settings.public_url
-    context = page_context(access) | snippets(public_url, access.client.id)
-    return render("project.html", **context)
+    runtime = runtime_of(request)
+    arrival = await asyncio.to_thread(
+        feedback_search.first_arrival, runtime.engine, access.client.id
+    )
+    context = page_context(access) | snippets(runtime.settings.public_url, access.client.id)
+    return render(
+        "project.html",
+        received=arrival is not None,
+        arrived_inbox=_inbox_of(access.client.id, arrival),
+        can_test=access.allows("triage"),
+        **context,
+    )
+
+
+def _inbox_of(client_id: str, arrival: tuple[str | None] | None) -> str:
+    """The inbox tab that shows what arrived (the widget tag may name an environment)."""
+    base = f"/projects/{client_id}/inbox"
+    if arrival is None or arrival[0] is None:
+        return base
+    return f"{base}?{urlencode({'env': arrival[0]})}"
+
+
+@get_or_head("/projects/{client_id:str}/first-feedback.json")
+async def first_feedback(request: AnyRequest, access: NamedDependency[Access]) -> dict[str, Any]:
+    """Whether anything has arrived yet, and the inbox tab to see it: the Install page asks."""
+    engine = runtime_of(request).engine
+    arrival = await asyncio.to_thread(feedback_search.first_arrival, engine, access.client.id)
+    return {"received": arrival is not None, "inbox": _inbox_of(access.client.id, arrival)}
+
+
+# What "Send a test feedback" stores: marked in its metadata, so it can be told apart.
+TEST_FEEDBACK = {
+    "rating": 4,
+    "comment": "Test feedback sent from the dashboard's Install page.",
+    "metadata": {"sayso": {"test": True}},
+}
+
+
+@post("/projects/{client_id:str}/test-feedback", dependencies=requires("triage"))
+async def test_feedback(request: AnyRequest, access: NamedDependency[Access]) -> Redirect:
+    """Store one feedback item as if the widget had sent it, to see the inbox fill."""
+    runtime = runtime_of(request)
+    row = {
+        "id": new_sortable_id(),
+        "client_id": access.client.id,
+        "created_at": datetime.now(UTC),
+        "page_url": f"{runtime.settings.public_url}/projects/{access.client.id}",
+        "page_title": "Sayso: Install",
+        "user_agent": (request.headers.get("user-agent") or "")[:1_000] or None,
+        **TEST_FEEDBACK,
+    }
+    await runtime.writer.insert(feedback, row)
+    await _record(request, access, "test_feedback_sent", feedback_id=row["id"])
+    return Redirect(path=f"/projects/{access.client.id}", status_code=303)
 
 
 def snippets(public_url: str, client_id: str) -> dict[str, str]:
@@ -310,4 +365,13 @@ _ACTIONS: dict[str, Action] = {
     "delete": _delete,
 }
 
-ROUTES = [home, new_project, project_page, settings_page, settings_submit, audit_page]
+ROUTES = [
+    home,
+    new_project,
+    project_page,
+    first_feedback,
+    test_feedback,
+    settings_page,
+    settings_submit,
+    audit_page,
+]

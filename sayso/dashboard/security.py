@@ -27,8 +27,9 @@ CSRF_FIELD = "csrf_token"
 
 HEADERS = {
     "content-security-policy": (
+        # connect-src: the Install page asks this server whether feedback arrived.
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "form-action 'self'; "
+        "connect-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "referrer-policy": "same-origin",

@@ -159,9 +159,16 @@ def _newest_first(query: Select[tuple[object, ...]]) -> Select[tuple[object, ...
 
 def any_feedback(engine: Engine, client_id: str) -> bool:
     """Whether the project has received anything at all (the inbox's first-run state)."""
-    query = select(feedback.c.id).where(feedback.c.client_id == client_id).limit(1)
+    return first_arrival(engine, client_id) is not None
+
+
+def first_arrival(engine: Engine, client_id: str) -> tuple[str | None] | None:
+    """``(environment,)`` of some feedback the project holds, or None if it has none: where
+    the Install page sends a new team to see what arrived (any row: one index probe)."""
+    query = select(feedback.c.environment).where(feedback.c.client_id == client_id).limit(1)
     with engine.connect() as conn:
-        return conn.execute(query).first() is not None
+        row = conn.execute(query).first()
+    return None if row is None else (row[0],)
 
 
 def exists(engine: Engine, client_id: str, feedback_id: str) -> bool:

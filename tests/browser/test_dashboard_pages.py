@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from sayso.accounts.memberships import add_member
-from sayso.accounts.users import create_user
+from sayso.accounts.users import create_user, find_user_by_email
 from sayso.settings import Settings
 from sayso.store.clients import create_client
 from tests.support.browser import AXE
@@ -151,3 +151,26 @@ def test_no_page_is_wider_than_a_phone(
             wide[path] = width
     page.context.close()
     assert wide == {}
+
+
+def test_the_install_page_turns_green_when_the_first_widget_feedback_arrives(
+    chromium: Browser, site: tuple[LiveServer, str, list[str]]
+) -> None:
+    server, email, _ = site
+    engine = server.app.runtime.engine
+    user = find_user_by_email(engine, email)
+    assert user is not None
+    client_id = create_client(engine, "First run").id
+    add_member(engine, client_id, user.id, "owner")
+    page = signed_in(chromium, server, email, viewport=DESKTOP)
+    page.goto(f"{server.url}/projects/{client_id}")
+    expect(page.get_by_role("heading", name="Waiting for your first feedback")).to_be_visible()
+    # The widget tag sets an environment: the first feedback is still found from here.
+    send(server, client_id, rating=4, environment="production")
+    expect(page.get_by_role("heading", name="Your first feedback arrived")).to_be_visible(
+        timeout=15_000
+    )
+    page.get_by_role("link", name="Open the inbox").click()
+    page.wait_for_url(f"{server.url}/projects/{client_id}/inbox?env=production")
+    expect(page.locator("tr.feedback-row")).to_have_count(1)
+    page.context.close()

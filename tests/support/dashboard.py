@@ -28,7 +28,7 @@ from tests.support.live_server import LiveServer
 PASSWORD = "correct horse battery"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 # The one script every page may have: the dashboard's own bundle, from 'self'.
 OWN_SCRIPT = re.compile(
