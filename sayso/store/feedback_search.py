@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
 )
 from sqlalchemy.engine import Connection, RowMapping
 
@@ -304,10 +305,13 @@ def neighbours(
     match (the detail page's previous and next), in the inbox's order."""
     older = find(engine, client_id, filters, before=str(row["id"]), limit=1).rows
     c = feedback.c
-    after = or_(
-        c.created_at > row["created_at"],
-        and_(c.created_at == row["created_at"], c.id > row["id"]),
+    # The row's own timestamp read in SQL, as find() does: compared as stored.
+    boundary = (
+        select(c.created_at).where(c.client_id == client_id, c.id == row["id"]).scalar_subquery()
     )
+    # A row value, not an OR of two comparisons: SQLite then walks the index from the
+    # row up (the OR made it sort every newer row first: 170 ms at a million rows).
+    after = tuple_(c.created_at, c.id) > tuple_(boundary, row["id"])
     newer = (
         select(c.id)
         .where(*_where(client_id, filters, _dialect(engine)), after)
