@@ -47,6 +47,29 @@ function helpDialog(root: Document): HTMLDialogElement {
   return dialog;
 }
 
+const CURSOR_KEY = 'sayso:cursor';
+const here = (): string => location.pathname + location.search;
+
+/** Keeps the cursor's row number for the list the triage change leads back to (``url``). */
+function remember(url: string, index: number): void {
+  try {
+    sessionStorage.setItem(CURSOR_KEY, JSON.stringify({ url, index }));
+  } catch {
+    // storage blocked: the list starts at the top, as without this script
+  }
+}
+
+/** The row number kept for this very list (then forgotten), or -1. */
+function recalled(): number {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(CURSOR_KEY) ?? 'null') as { url?: string; index?: number } | null;
+    sessionStorage.removeItem(CURSOR_KEY);
+    return kept?.url === here() && typeof kept.index == 'number' ? kept.index : -1;
+  } catch {
+    return -1;
+  }
+}
+
 export function initShortcuts(root: Document): void {
   const rows = [...root.querySelectorAll<HTMLTableRowElement>('tr.feedback-row')];
   const bulk = root.querySelector<HTMLFormElement>('form#bulk');
@@ -80,8 +103,16 @@ export function initShortcuts(root: Document): void {
       box.checked = true;
     }
     const button = bulk.querySelector<HTMLButtonElement>(`button[value="status:${status}"]`);
-    if (button) bulk.requestSubmit(button);
+    if (!button) return;
+    // the list the server sends us back to (the form's "next")
+    remember(bulk.querySelector<HTMLInputElement>('input[name="next"]')?.value ?? here(), current);
+    bulk.requestSubmit(button);
   };
+
+  // Back from a triage change, the cursor is where it was: on the same row, or on the one
+  // that took its place when the change moved it out of this view.
+  const kept = recalled();
+  if (kept >= 0 && rows.length) move(kept);
 
   root.addEventListener('keydown', (event) => {
     if (event.defaultPrevented || event.metaKey || event.ctrlKey || event.altKey) return;

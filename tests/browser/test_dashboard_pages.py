@@ -174,3 +174,44 @@ def test_the_install_page_turns_green_when_the_first_widget_feedback_arrives(
     page.wait_for_url(f"{server.url}/projects/{client_id}/inbox?env=production")
     expect(page.locator("tr.feedback-row")).to_have_count(1)
     page.context.close()
+
+
+def test_keyboard_triage_keeps_the_cursor_and_the_filters(
+    chromium: Browser, site: tuple[LiveServer, str, list[str]]
+) -> None:
+    server, email, _ = site
+    engine = server.app.runtime.engine
+    user = find_user_by_email(engine, email)
+    assert user is not None
+    client_id = create_client(engine, "Keyboard").id
+    add_member(engine, client_id, user.id, "owner")
+    for i in range(6):
+        send(server, client_id, rating=1 + i % 2, comment=f"item {i}")
+    page = signed_in(chromium, server, email, viewport=DESKTOP)
+    listing = f"{server.url}/projects/{client_id}/inbox?rating=1"
+    page.goto(listing)
+    rows = page.locator("tr.feedback-row")
+    expect(rows).to_have_count(3)
+    current = page.locator("tr.feedback-row.current")
+    for _ in range(5):
+        page.keyboard.press("j")
+        page.keyboard.press("k")
+        page.keyboard.press("j")  # the second row
+        second = rows.nth(1).get_attribute("data-feedback-id")
+        with page.expect_navigation():
+            page.keyboard.press("r")  # resolve: it stays in this view (all but archived)
+        expect(current).to_have_attribute("data-feedback-id", second or "")
+        assert page.url == listing, "the filters survive the round trip"
+        focused = page.evaluate("() => document.activeElement?.closest('tr')?.dataset.feedbackId")
+        assert focused == second
+        page.keyboard.press("k")
+    # archiving moves it out of the view: the cursor lands on the row that took its place
+    page.keyboard.press("j")
+    gone = rows.nth(1).get_attribute("data-feedback-id")
+    after = rows.nth(2).get_attribute("data-feedback-id")
+    with page.expect_navigation():
+        page.keyboard.press("e")
+    expect(rows).to_have_count(2)
+    expect(current).to_have_attribute("data-feedback-id", after or "")
+    assert gone not in [rows.nth(i).get_attribute("data-feedback-id") for i in range(2)]
+    page.context.close()
