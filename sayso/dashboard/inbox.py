@@ -121,7 +121,7 @@ async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Re
         # Each item opens with the list's filters, so its page can lead back and on.
         item_query=href("", filters),
         statuses=triage.STATUS_LABELS,
-        status_summary=_status_summary(filters),
+        summary=_summary(filters),
         tags=project_tags,
         can_triage=access.allows("triage"),
         here=here,
@@ -154,10 +154,36 @@ async def inbox_page(request: AnyRequest, access: NamedDependency[Access]) -> Re
     )
 
 
-def _status_summary(filters: feedback_search.Filters) -> str:
-    if not filters.statuses:
-        return "all but archived"
-    return ", ".join(triage.STATUS_LABELS[s].lower() for s in filters.statuses)
+def _summary(filters: feedback_search.Filters) -> str:
+    """The active filters as one sentence: "new or in progress feedback rated Terrible or
+    Bad, with a comment, matching "export", newest first"."""
+    status = (
+        " or ".join(triage.STATUS_LABELS[s].lower() for s in filters.statuses)
+        if filters.statuses
+        else "all but archived"
+    )
+    parts = [f"{status} feedback"]
+    if filters.environment is not None:
+        parts.append(f"in {filters.environment}")
+    if filters.ratings:
+        parts.append("rated " + " or ".join(RATINGS[r][1] for r in filters.ratings))
+    if filters.has:
+        parts.append("with a " + " and a ".join(filters.has))
+    if filters.q:
+        parts.append(f"matching \u201c{filters.q}\u201d")
+    if filters.person:
+        parts.append(f"from {filters.person}")
+    if filters.page:
+        parts.append(f"on pages containing \u201c{filters.page}\u201d")
+    if filters.tag:
+        parts.append(f"tagged {filters.tag}")
+    if filters.meta:
+        parts.append(f"whose metadata has {filters.meta[0]}={filters.meta[1]}")
+    if filters.created_from is not None:
+        parts.append(f"from {filters.created_from.date().isoformat()}")
+    if filters.created_before is not None:
+        parts.append(f"to {_to_value(filters)}")
+    return ", ".join(parts) + ", newest first"
 
 
 def _to_value(filters: feedback_search.Filters) -> str:

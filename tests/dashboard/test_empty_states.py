@@ -5,6 +5,7 @@ Runs on SQLite and PostgreSQL against a live server.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -58,3 +59,22 @@ def test_row_checkboxes_are_labelled_by_their_comment_not_an_id(
     assert labels[1].startswith("Select: The export button does nothing")
     assert len(labels[1].partition(", 20")[0]) <= len("Select: ") + 60
     assert all(" UTC" in label for label in labels)
+
+
+def test_the_summary_says_what_the_filters_show(
+    site: LiveServer, people: Callable[[str], Browser]
+) -> None:
+    ana = people("ana")
+    client_id = ana.create_project("Summary")
+    send(site, client_id, rating=1, comment="export fails", environment="production")
+    default = inbox(ana, client_id).text
+    assert "Showing all but archived feedback, newest first." in default
+    filtered = inbox(
+        ana,
+        client_id,
+        "?env=production&rating=1&rating=2&has=comment&status=new&status=in_progress&q=export",
+    ).text
+    assert (
+        "Showing new or in progress feedback, in production, rated Terrible or Bad, "
+        "with a comment, matching \u201cexport\u201d, newest first."
+    ) in html.unescape(filtered)
