@@ -104,6 +104,16 @@ def axe_problems(page: Page) -> list[dict[str, Any]]:
     return found
 
 
+def own_project(server: LiveServer, email: str, name: str) -> str:
+    """A new project ``email`` owns; its client id."""
+    engine = server.app.runtime.engine
+    user = find_user_by_email(engine, email)
+    assert user is not None
+    client_id = create_client(engine, name).id
+    add_member(engine, client_id, user.id, "owner")
+    return client_id
+
+
 def shot_name(path: str) -> str:
     """A stable file name: the project's and items' ids left out."""
     stable = re.sub(r"/[0-9a-z]{26}\b", "/one", re.sub(r"client_\w+", "project", path))
@@ -157,11 +167,7 @@ def test_the_install_page_turns_green_when_the_first_widget_feedback_arrives(
     chromium: Browser, site: tuple[LiveServer, str, list[str]]
 ) -> None:
     server, email, _ = site
-    engine = server.app.runtime.engine
-    user = find_user_by_email(engine, email)
-    assert user is not None
-    client_id = create_client(engine, "First run").id
-    add_member(engine, client_id, user.id, "owner")
+    client_id = own_project(server, email, "First run")
     page = signed_in(chromium, server, email, viewport=DESKTOP)
     page.goto(f"{server.url}/projects/{client_id}")
     expect(page.get_by_role("heading", name="Waiting for your first feedback")).to_be_visible()
@@ -180,11 +186,7 @@ def test_keyboard_triage_keeps_the_cursor_and_the_filters(
     chromium: Browser, site: tuple[LiveServer, str, list[str]]
 ) -> None:
     server, email, _ = site
-    engine = server.app.runtime.engine
-    user = find_user_by_email(engine, email)
-    assert user is not None
-    client_id = create_client(engine, "Keyboard").id
-    add_member(engine, client_id, user.id, "owner")
+    client_id = own_project(server, email, "Keyboard")
     for i in range(6):
         send(server, client_id, rating=1 + i % 2, comment=f"item {i}")
     page = signed_in(chromium, server, email, viewport=DESKTOP)
